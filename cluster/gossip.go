@@ -1,0 +1,74 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// delegate answers memberlist's questions about this node. memberlist calls it
+// from its packet and stream handlers, so nothing here may block.
+type delegate struct{ n *Node }
+
+func (d delegate) NodeMeta(limit int) []byte {
+	d.n.metaMu.Lock()
+	m := d.n.meta
+	d.n.metaMu.Unlock()
+	b := encodeMeta(m)
+	if len(b) > limit {
+		d.n.logger.Error("node metadata too large; advertising none", "size", len(b), "limit", limit)
+		return nil
+	}
+	return b
+}
+
+func (delegate) NotifyMsg([]byte)                           {}
+func (delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (delegate) LocalState(join bool) []byte                { return nil }
+func (delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// events feeds memberlist's membership callbacks into the member set. The
+// callbacks run while memberlist holds its node lock, so they must neither
+// block nor call back into memberlist (Members would deadlock).
+type events struct{ s *memberSet }
+
+func (e events) NotifyJoin(nd *memberlist.Node)   { e.s.update(nd) }
+func (e events) NotifyUpdate(nd *memberlist.Node) { e.s.update(nd) }
+func (e events) NotifyLeave(nd *memberlist.Node)  { e.s.remove(nd) }
+
+// logWriter turns memberlist's log lines ("[DEBUG] memberlist: ...") into
+// leveled slog records.
+type logWriter struct{ l *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		level, msg := parseLogLine(sc.Text())
+		if w.l.Enabled(context.Background(), level) {
+			w.l.Log(context.Background(), level, msg, "component", "memberlist")
+		}
+	}
+	return len(p), nil
+}
+
+func parseLogLine(line string) (slog.Level, string) {
+	level := slog.LevelInfo
+	if rest, ok := strings.CutPrefix(line, "["); ok {
+		if tag, msg, ok := strings.Cut(rest, "]"); ok {
+			switch tag {
+			case "DEBUG":
+				level = slog.LevelDebug
+			case "WARN":
+				level = slog.LevelWarn
+			case "ERR", "ERROR":
+				level = slog.LevelError
+			}
+			line = strings.TrimSpace(msg)
+		}
+	}
+	return level, strings.TrimPrefix(line, "memberlist: ")
+}

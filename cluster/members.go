@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// memberSet is this node's picture of the cluster, kept from memberlist's
+// event callbacks. memberlist.Members returns pointers into state it keeps
+// changing under its own lock, so reading them later would race; the callbacks
+// hand over the node while the lock is held, and we copy what we need.
+type memberSet struct {
+	self   string
+	logger *slog.Logger
+
+	mu       sync.Mutex // guards everything below; never held while calling memberlist
+	byName   map[string]Member
+	sorted   []Member // byName's values sorted by name; replaced, never modified
+	watchers map[chan struct{}]struct{}
+	closed   bool
+}
+
+func newMemberSet(self string, logger *slog.Logger) *memberSet {
+	return &memberSet{
+		self:     self,
+		logger:   logger,
+		byName:   make(map[string]Member),
+		watchers: make(map[chan struct{}]struct{}),
+	}
+}
+
+// update records a joined or updated node. It runs under memberlist's lock.
+func (s *memberSet) update(nd *memberlist.Node) {
+	m := Member{
+		Name:  nd.Name,
+		Addr:  net.JoinHostPort(nd.Addr.String(), strconv.Itoa(int(nd.Port))),
+		Local: nd.Name == s.self,
+	}
+	md, err := decodeMeta(nd.Meta)
+	if err != nil {
+		// A node on an incompatible version: keep it as a member, but
+		// without a data channel nobody will send it sessions.
+		s.logger.Warn("ignoring metadata of member", "member", nd.Name, "err", err)
+	}
+	m.DataAddr, m.DataVersion, m.Started = md.DataAddr, md.DataVersion, md.Started
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.byName[m.Name]; ok && old == m {
+		return
+	}
+	s.byName[m.Name] = m
+	s.changedLocked()
+}
+
+// remove forgets a node that died or left. It runs under memberlist's lock.
+func (s *memberSet) remove(nd *memberlist.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byName[nd.Name]; !ok {
+		return
+	}
+	delete(s.byName, nd.Name)
+	s.changedLocked()
+}
+
+func (s *memberSet) changedLocked() {
+	ms := make([]Member, 0, len(s.byName))
+	for _, m := range s.byName {
+		ms = append(ms, m)
+	}
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	s.sorted = ms
+	for ch := range s.watchers {
+		select {
+		case ch <- struct{}{}:
+		default: // a notification is already pending
+		}
+	}
+}
+
+func (s *memberSet) list() []Member {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sorted)
+}
+
+func (s *memberSet) watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	s.watchers[ch] = struct{}{}
+	ch <- struct{}{} // the first value: read the current picture
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.watchers[ch]; ok {
+			delete(s.watchers, ch)
+			close(ch)
+		}
+	}
+}
+
+// close closes every watch channel, telling readers the node is gone.
+func (s *memberSet) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for ch := range s.watchers {
+		close(ch)
+	}
+	clear(s.watchers)
+}

@@ -1,0 +1,299 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// ErrClosed is returned by methods of a Node that has been closed.
+var ErrClosed = errors.New("cluster: node closed")
+
+// Node is this process's membership in a cluster. It is safe for concurrent use.
+type Node struct {
+	name    string
+	logger  *slog.Logger
+	peerTLS *tls.Config
+	started time.Time
+	ml      *memberlist.Memberlist
+	timing  Timing
+
+	members *memberSet
+	stop    chan struct{} // closed by Close: ends Join's retries
+
+	mu     sync.Mutex // guards left and closed; orders Leave, Advertise and Close
+	left   bool
+	closed bool
+
+	metaMu sync.Mutex // guards meta; memberlist reads it through delegate.NodeMeta
+	meta   meta
+}
+
+// New starts a node: it listens for gossip at once and is a cluster of one
+// until Join. Close it to stop.
+func New(cfg Config) (*Node, error) {
+	if err := checkSecret(cfg.Secret); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			return nil, fmt.Errorf("cluster: Config.Name is empty and the host name is unknown: %v", err)
+		}
+		cfg.Name = h
+	}
+	if cfg.BindAddr == "" {
+		cfg.BindAddr = ":7946"
+	}
+	if cfg.Label == "" {
+		cfg.Label = "sessionmesh"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Timing = cfg.Timing.withDefaults()
+
+	peerTLS := cfg.PeerTLS
+	if peerTLS == nil {
+		var err error
+		if peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
+			return nil, err
+		}
+	} else {
+		peerTLS = peerTLS.Clone()
+	}
+
+	n := &Node{
+		name:    cfg.Name,
+		logger:  cfg.Logger.With("node", cfg.Name),
+		peerTLS: peerTLS,
+		started: time.Now(),
+		timing:  cfg.Timing,
+		stop:    make(chan struct{}),
+	}
+	n.members = newMemberSet(n.name, n.logger)
+	n.meta.Started = n.started
+
+	mc, err := n.memberlistConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.ml, err = memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
+	}
+	return n, nil
+}
+
+func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
+	host, port, err := splitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: BindAddr: %w", err)
+	}
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.Name
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if cfg.AdvertiseAddr != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
+			return nil, fmt.Errorf("cluster: AdvertiseAddr: %w", err)
+		}
+	}
+	keys := [][]byte{derive(cfg.Secret, labelGossipKey)}
+	for _, s := range cfg.OldSecrets {
+		if err := checkSecret(s); err != nil {
+			return nil, fmt.Errorf("cluster: OldSecrets: %w", err)
+		}
+		keys = append(keys, derive(s, labelGossipKey))
+	}
+	if mc.Keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
+		return nil, fmt.Errorf("cluster: keyring: %w", err)
+	}
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	mc.Label = cfg.Label
+	mc.Logger = log.New(logWriter{n.logger}, "", 0)
+	mc.Delegate = delegate{n}
+	mc.Events = events{n.members}
+
+	t := cfg.Timing
+	mc.ProbeInterval, mc.ProbeTimeout = t.ProbeInterval, t.ProbeTimeout
+	mc.SuspicionMult = t.SuspicionMult
+	mc.GossipInterval, mc.GossipNodes = t.GossipInterval, t.GossipNodes
+	mc.RetransmitMult = t.RetransmitMult
+	mc.PushPullInterval = t.PushPullInterval
+	mc.TCPTimeout = t.TCPTimeout
+	mc.DeadNodeReclaimTime = t.DeadNodeReclaimTime
+	mc.GossipToTheDeadTime = t.PushPullInterval
+	return mc, nil
+}
+
+// Name returns this node's name.
+func (n *Node) Name() string { return n.name }
+
+// Addr returns the host:port other nodes gossip with this one at; give it to
+// nodes that Join.
+func (n *Node) Addr() string {
+	ln := n.ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+// PeerTLS returns the TLS configuration for the peer data channel: the one in
+// Config.PeerTLS, or mutual TLS derived from the cluster secret.
+func (n *Node) PeerTLS() *tls.Config { return n.peerTLS.Clone() }
+
+// Join contacts the seed addresses (host:port; host names are resolved,
+// several addresses per name are fine) and joins their cluster. It retries
+// with backoff until one seed answers or ctx ends, so nodes that start
+// together may list each other. Joining a node's own address is harmless.
+func (n *Node) Join(ctx context.Context, seeds ...string) error {
+	if len(seeds) == 0 {
+		return errors.New("cluster: Join needs at least one seed address")
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		if n.isClosed() {
+			return ErrClosed
+		}
+		joined, err := n.ml.Join(seeds)
+		if joined > 0 {
+			n.logger.Info("joined cluster", "contacted", joined, "members", n.ml.NumMembers())
+			return nil
+		}
+		err = joinError(err)
+		n.logger.Debug("join attempt failed", "seeds", seeds, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: join %s: %w (last attempt: %s)", strings.Join(seeds, ", "), ctx.Err(),
+				strings.ReplaceAll(err.Error(), "\n", "; "))
+		case <-n.stop:
+			return ErrClosed
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// Members returns the live members (alive or suspect), this node included,
+// sorted by name.
+func (n *Node) Members() []Member { return n.members.list() }
+
+// Watch returns a channel that receives a value whenever Members may have
+// changed, and a function that stops the notifications. Notifications
+// coalesce: a slow reader gets one value for many changes, never a stale
+// picture, and never delays gossip.
+func (n *Node) Watch() (changes <-chan struct{}, stop func()) { return n.members.watch() }
+
+// Advertise publishes the address and protocol version of this node's peer
+// data channel in its metadata, or withdraws it when addr is "". An address on
+// all interfaces (":7947", "0.0.0.0:7947") is published with this node's
+// gossip address instead.
+func (n *Node) Advertise(addr string, version uint8) error {
+	if addr != "" {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("cluster: Advertise: %w", err)
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			addr = net.JoinHostPort(n.ml.LocalNode().Addr.String(), port)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed || n.left {
+		return ErrClosed
+	}
+	n.metaMu.Lock()
+	n.meta.DataAddr, n.meta.DataVersion = addr, version
+	n.metaMu.Unlock()
+	// UpdateNode applies the change locally at once and then waits for the
+	// first gossip of it; if that wait times out, push/pull still spreads it.
+	if err := n.ml.UpdateNode(n.timing.TCPTimeout); err != nil {
+		n.logger.Debug("metadata update not yet gossiped", "err", err)
+	}
+	return nil
+}
+
+// Leave tells the cluster this node is going, waiting up to timeout for the
+// news to be gossiped, so others drop it at once instead of suspecting it.
+// The node keeps running (and answering gossip) until Close.
+func (n *Node) Leave(timeout time.Duration) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	if n.left {
+		return nil
+	}
+	n.left = true
+	if err := n.ml.Leave(timeout); err != nil {
+		return fmt.Errorf("cluster: leave: %w", err)
+	}
+	n.logger.Info("left cluster")
+	return nil
+}
+
+// Close stops gossip and every goroutine of the node and waits for them. It
+// does not announce a departure: call Leave first for a graceful exit, or the
+// cluster will notice the silence as a failure. Close is safe to call twice.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+
+	close(n.stop)
+	err := n.ml.Shutdown()
+	n.members.close()
+	if err != nil {
+		return fmt.Errorf("cluster: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
+// joinError flattens memberlist's multi-line error list into one line.
+func joinError(err error) error {
+	var list interface{ WrappedErrors() []error }
+	switch {
+	case err == nil:
+		return errors.New("no seed answered")
+	case errors.As(err, &list):
+		return errors.Join(list.WrappedErrors()...)
+	}
+	return err
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}

@@ -1,0 +1,119 @@
+// Package wire decodes the msgpack arrays that sessionmesh nodes send each
+// other: peer frames, session records, node metadata and ticket keys.
+//
+// Everything it reads arrived from the network, so it never trusts a length:
+// a byte string may not claim more bytes than the input has left
+// (msgpack.Decoder.DecodeBytes allocates whatever length the input declares,
+// up to 4 GiB), arrays must have at least the fields this version knows, and
+// fields appended by a newer version are skipped, so that formats can grow.
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ErrMalformed is returned for input that is not the expected array.
+var ErrMalformed = errors.New("malformed msgpack")
+
+// Reader reads one msgpack array from a byte slice. The zero value is ready;
+// a Reader is not safe for concurrent use.
+type Reader struct {
+	r     bytes.Reader
+	dec   *msgpack.Decoder
+	extra int // fields past the ones the caller knows
+	err   error
+}
+
+// Open starts reading b, which must hold one array of at least fields elements.
+func (r *Reader) Open(b []byte, fields int) {
+	r.r.Reset(b)
+	if r.dec == nil {
+		r.dec = msgpack.NewDecoder(&r.r)
+	} else {
+		r.dec.Reset(&r.r)
+	}
+	r.err = nil
+	n, err := r.dec.DecodeArrayLen()
+	if err != nil || n < fields {
+		r.err = ErrMalformed
+	}
+	r.extra = n - fields
+}
+
+// Uint64 reads an unsigned integer.
+func (r *Reader) Uint64() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.dec.DecodeUint64()
+	r.fail(err)
+	return v
+}
+
+// Uint8 reads an unsigned integer that must fit a byte.
+func (r *Reader) Uint8() uint8 {
+	v := r.Uint64()
+	if v > 0xff {
+		r.fail(ErrMalformed)
+		return 0
+	}
+	return uint8(v)
+}
+
+// Bytes reads a byte string (bin or str) of at most max bytes into a fresh slice.
+func (r *Reader) Bytes(max int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	n, err := r.dec.DecodeBytesLen()
+	if err != nil || n > max || n > r.r.Len() {
+		r.fail(ErrMalformed)
+		return nil
+	}
+	if n <= 0 {
+		return nil
+	}
+	// The decoder reads straight from r.r (a bytes.Reader is a
+	// io.ByteScanner, so msgpack does not buffer ahead of it).
+	b := make([]byte, n)
+	if _, err := r.r.Read(b); err != nil {
+		r.fail(err)
+		return nil
+	}
+	return b
+}
+
+// String reads a string (str or bin) of at most max bytes.
+func (r *Reader) String(max int) string { return string(r.Bytes(max)) }
+
+// Time reads a msgpack timestamp.
+func (r *Reader) Time() time.Time {
+	if r.err != nil {
+		return time.Time{}
+	}
+	t, err := r.dec.DecodeTime()
+	r.fail(err)
+	return t
+}
+
+// Close skips the fields a newer version appended, checks that nothing
+// trails the array, and returns the first error met.
+func (r *Reader) Close() error {
+	for ; r.err == nil && r.extra > 0; r.extra-- {
+		r.fail(r.dec.Skip())
+	}
+	if r.err == nil && r.r.Len() != 0 {
+		r.err = ErrMalformed
+	}
+	return r.err
+}
+
+func (r *Reader) fail(err error) {
+	if err != nil && r.err == nil {
+		r.err = ErrMalformed
+	}
+}

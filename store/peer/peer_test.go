@@ -1,0 +1,334 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// mapHandler is a Handler over a map, the way the store uses the protocol.
+type mapHandler struct {
+	mu    sync.Mutex
+	m     map[string][]byte
+	delay time.Duration // how long each request takes
+}
+
+func (h *mapHandler) ServePeer(r *Request) Response {
+	h.mu.Lock()
+	delay := h.delay
+	h.mu.Unlock()
+	time.Sleep(delay) // a slow peer
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[string][]byte)
+	}
+	switch r.Op {
+	case OpGet:
+		v, ok := h.m[r.Key]
+		if !ok {
+			return Response{Status: StatusNotFound}
+		}
+		return Response{Value: v}
+	case OpPut:
+		h.m[r.Key] = r.Value
+		return Response{}
+	case OpDelete:
+		delete(h.m, r.Key)
+		return Response{}
+	}
+	return Response{Status: StatusInvalid}
+}
+
+type fixture struct {
+	secret []byte
+	srv    *Server
+	addr   string
+}
+
+// serve starts a server for h on loopback with TLS derived from a fresh secret.
+func serve(t *testing.T, h Handler) *fixture {
+	t.Helper()
+	f := &fixture{secret: cluster.NewSecret()}
+	f.srv = NewServer(h, peerTLS(t, "server", f.secret), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.addr = ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- f.srv.Serve(ln) }()
+	t.Cleanup(func() {
+		f.srv.Close()
+		if err := <-done; err != ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return f
+}
+
+func (f *fixture) client(t *testing.T) *Client {
+	t.Helper()
+	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func peerTLS(t *testing.T, name string, secret []byte) *tls.Config {
+	t.Helper()
+	c, err := cluster.PeerTLSConfig(name, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRoundTrip(t *testing.T) {
+	f := serve(t, &mapHandler{})
+	c := f.client(t)
+	ctx := ctxTimeout(t, 5*time.Second)
+
+	if r, err := c.Do(ctx, &Request{Op: OpGet, Key: "k"}); err != nil || r.Status != StatusNotFound {
+		t.Fatalf("Get missing = %v, %v", r.Status, err)
+	}
+	if _, err := c.Do(ctx, &Request{Op: OpPut, Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Do(ctx, &Request{Op: OpGet, Key: "k"}); err != nil || r.Status != StatusOK || string(r.Value) != "v" {
+		t.Fatalf("Get = %v %q, %v", r.Status, r.Value, err)
+	}
+	if r, _ := c.Do(ctx, &Request{Op: 99, Key: "k"}); r.Status != StatusInvalid {
+		t.Errorf("unknown op: status %v", r.Status)
+	}
+	if _, err := c.Do(ctx, &Request{Op: OpGet, Key: string(make([]byte, MaxKey+1))}); err == nil {
+		t.Error("a too-long key was sent")
+	}
+	// The refused request did not break the connection.
+	if r, err := c.Do(ctx, &Request{Op: OpGet, Key: "k"}); err != nil || string(r.Value) != "v" {
+		t.Fatalf("after a refused request: %q, %v", r.Value, err)
+	}
+}
+
+// TestConcurrentRequests: many goroutines share one connection, and every
+// response reaches the request it answers.
+func TestConcurrentRequests(t *testing.T) {
+	h := &mapHandler{}
+	f := serve(t, h)
+	c := f.client(t)
+	ctx := ctxTimeout(t, 20*time.Second)
+	const n = 64
+	const each = 50
+	for i := range n * each {
+		h.ServePeer(&Request{Op: OpPut, Key: fmt.Sprint(i), Value: []byte(fmt.Sprint("value-", i))})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range n {
+		wg.Go(func() {
+			for i := g * each; i < (g+1)*each; i++ {
+				r, err := c.Do(ctx, &Request{Op: OpGet, Key: fmt.Sprint(i)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if want := fmt.Sprint("value-", i); string(r.Value) != want {
+					errs <- fmt.Errorf("key %d: got %q, want %q", i, r.Value, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestSlowPeer: a peer that answers after the deadline costs the caller its
+// deadline, then fails fast during the backoff, and is used again after.
+func TestSlowPeer(t *testing.T) {
+	h := &mapHandler{delay: 200 * time.Millisecond}
+	f := serve(t, h)
+	c := f.client(t)
+	// Connect first, so the timeout below is the request's alone.
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := c.Do(ctxTimeout(t, 20*time.Millisecond), &Request{Op: OpGet, Key: "k"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow request: %v, want DeadlineExceeded", err)
+	}
+	_, err = c.Do(ctxTimeout(t, time.Second), &Request{Op: OpGet, Key: "k"})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("request during backoff: %v, want ErrUnavailable", err)
+	}
+
+	h.mu.Lock()
+	h.delay = 0
+	h.mu.Unlock()
+	waitUntil(t, func() bool {
+		_, err := c.Do(ctxTimeout(t, time.Second), &Request{Op: OpGet, Key: "k"})
+		return err == nil
+	})
+}
+
+// TestDeadPeer: requests to a stopped server fail at once, and the client
+// reconnects when a server is back at the address.
+func TestDeadPeer(t *testing.T) {
+	h := &mapHandler{}
+	f := serve(t, h)
+	c := f.client(t)
+	ctx := ctxTimeout(t, 5*time.Second)
+	if _, err := c.Do(ctx, &Request{Op: OpPut, Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close()
+	if _, err := c.Do(ctx, &Request{Op: OpGet, Key: "k"}); err == nil {
+		t.Fatal("request to a stopped server succeeded")
+	}
+	start := time.Now()
+	if _, err := c.Do(ctx, &Request{Op: OpGet, Key: "k"}); err == nil {
+		t.Fatal("request to a stopped server succeeded")
+	} else if !errors.Is(err, ErrUnavailable) && !isConnRefused(err) {
+		t.Fatalf("second request: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("failing took %v", d)
+	}
+
+	// A new server on the same address.
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		t.Skipf("cannot rebind %s: %v", f.addr, err)
+	}
+	srv := NewServer(h, peerTLS(t, "server", f.secret), nil)
+	go srv.Serve(ln)
+	defer srv.Close()
+	waitUntil(t, func() bool {
+		r, err := c.Do(ctxTimeout(t, time.Second), &Request{Op: OpGet, Key: "k"})
+		return err == nil && string(r.Value) == "v"
+	})
+}
+
+func isConnRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
+}
+
+// TestWrongSecret: a client with another cluster's secret cannot read.
+func TestWrongSecret(t *testing.T) {
+	f := serve(t, &mapHandler{m: map[string][]byte{"k": []byte("secret session")}})
+	c := NewClient(f.addr, peerTLS(t, "intruder", cluster.NewSecret()), nil)
+	defer c.Close()
+	r, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"})
+	if err == nil {
+		t.Fatalf("intruder read %q", r.Value)
+	}
+	t.Logf("error: %v", err)
+}
+
+// TestGarbage: an authenticated peer that sends garbage or a huge frame is
+// disconnected; the server keeps serving others.
+func TestGarbage(t *testing.T) {
+	f := serve(t, &mapHandler{})
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"wrong preamble", []byte("GET / HTTP/1.1\r\n\r\n")},
+		{"other version", []byte("SMSH\x02\x00\x00\x00\x01\x90")},
+		{"huge frame", append([]byte(preamble), 0xff, 0xff, 0xff, 0xff)},
+		{"not msgpack", append([]byte(preamble), 0, 0, 0, 3, 0xc1, 0xc1, 0xc1)},
+		{"short array", append([]byte(preamble), 0, 0, 0, 2, 0x91, 0x01)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tls.Dial("tcp", f.addr, peerTLS(t, "client", f.secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			c.Write(tc.data)
+			if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
+				t.Errorf("server answered %d bytes, err %v; want a closed connection", n, err)
+			}
+		})
+	}
+	c := f.client(t)
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
+		t.Errorf("server stopped serving: %v", err)
+	}
+}
+
+func TestCloseFailsRequestsInFlight(t *testing.T) {
+	f := serve(t, &mapHandler{delay: time.Second})
+	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), &Request{Op: OpGet, Key: "k"})
+		errc <- err
+	}()
+	// Close while the request waits (or even before it is sent): either way
+	// it must end with an error, not hang.
+	c.Close()
+	if err := <-errc; err == nil {
+		t.Error("request succeeded after Close")
+	}
+	if _, err := c.Do(context.Background(), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close: %v", err)
+	}
+	c.Close()
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	w := newFrameWriter()
+	req := Request{ID: 1<<64 - 1, Op: OpPut, Key: "key\x00\xff", Value: bytes.Repeat([]byte{7}, 1000)}
+	b, err := w.request(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeRequest(b[4:])
+	if err != nil || got.ID != req.ID || got.Op != req.Op || got.Key != req.Key || !bytes.Equal(got.Value, req.Value) {
+		t.Fatalf("request round trip: %+v, %v", got, err)
+	}
+	resp := Response{ID: 42, Status: StatusNotFound}
+	if b, err = w.response(&resp); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeResponse(b[4:]); err != nil || got.ID != 42 || got.Status != StatusNotFound || len(got.Value) != 0 {
+		t.Fatalf("response round trip: %+v, %v", got, err)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 seconds.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
