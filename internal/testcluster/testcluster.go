@@ -1,0 +1,250 @@
+// Package testcluster runs whole sessionmesh nodes — gossip membership,
+// session store, TLS adapter and a TLS server — inside one test process on
+// loopback, and a Go TLS client that reports whether each connection resumed.
+package testcluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/store"
+	"github.com/sessionmesh/sessionmesh/tlsadapter"
+)
+
+// ServerNames are the names the test certificate is valid for.
+var ServerNames = []string{"a.example", "b.example"}
+
+// Options configure the nodes of a Cluster. The zero value works.
+type Options struct {
+	Cache  tlsadapter.Config   // for every node's adapter
+	Store  func(*store.Config) // adjusts every node's store config
+	Logger *slog.Logger        // default: discard
+}
+
+// Cluster is a set of in-process nodes sharing one secret.
+type Cluster struct {
+	t      testing.TB
+	opts   Options
+	Secret []byte
+	Cert   tls.Certificate
+	Roots  *x509.CertPool // trusts Cert
+	Nodes  []*Node
+}
+
+// Node is one member with its TLS server.
+type Node struct {
+	Name    string
+	Cluster *cluster.Node
+	Store   *store.Store
+	Cache   *tlsadapter.Cache
+	Addr    string // the TLS server's address
+
+	ln      net.Listener
+	wg      sync.WaitGroup // the TLS server's goroutines
+	stopped atomic.Bool
+}
+
+// Start starts n nodes, each joining the first, and waits until every node
+// has every other on its ring. Everything stops when the test ends.
+func Start(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, opts: opts, Secret: cluster.NewSecret()}
+	c.Cert, c.Roots = selfSigned(t)
+	for range n {
+		c.AddNode()
+	}
+	c.WaitRing(n)
+	return c
+}
+
+// AddNode starts one more node and joins it to the cluster (if there is one).
+func (c *Cluster) AddNode() *Node {
+	c.t.Helper()
+	name := fmt.Sprintf("node-%d", len(c.Nodes))
+	logger := c.opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("node", name)
+
+	cc := cluster.LocalConfig()
+	cc.Name, cc.Secret, cc.Logger = name, c.Secret, logger
+	cn, err := cluster.New(cc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	nd := &Node{Name: name, Cluster: cn}
+	c.t.Cleanup(nd.Stop)
+
+	sc := store.Config{Addr: "127.0.0.1:0", TLS: cn.PeerTLS(), Logger: logger}
+	if c.opts.Store != nil {
+		c.opts.Store(&sc)
+	}
+	if nd.Store, err = store.New(cn, sc); err != nil {
+		c.t.Fatal(err)
+	}
+	acfg := c.opts.Cache
+	if acfg.Logger == nil {
+		acfg.Logger = logger
+	}
+	if nd.Cache, err = tlsadapter.New(nd.Store, acfg); err != nil {
+		c.t.Fatal(err)
+	}
+	if len(c.Nodes) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cn.Join(ctx, c.Nodes[0].Cluster.Addr()); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	nd.serve(c.t, nd.Cache.TLSConfig(&tls.Config{Certificates: []tls.Certificate{c.Cert}}))
+	c.Nodes = append(c.Nodes, nd)
+	return nd
+}
+
+// WaitRing waits until every running node has n members on its ring.
+func (c *Cluster) WaitRing(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, nd := range c.Nodes {
+		if nd.Stopped() {
+			continue
+		}
+		for nd.Store.Stats().RingNodes != n {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s: ring has %d nodes, want %d", nd.Name, nd.Store.Stats().RingNodes, n)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+}
+
+// serve runs a TLS server that greets each connection with the node's name.
+// The greeting matters: a TLS 1.3 client takes its ticket only when it reads.
+func (nd *Node) serve(t testing.TB, cfg *tls.Config) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.ln, nd.Addr = ln, ln.Addr().String()
+	nd.wg.Add(1)
+	go func() {
+		defer nd.wg.Done()
+		for {
+			raw, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			nd.wg.Add(1)
+			go func() {
+				defer nd.wg.Done()
+				defer raw.Close()
+				raw.SetDeadline(time.Now().Add(10 * time.Second))
+				c := tls.Server(raw, cfg)
+				if c.Handshake() == nil {
+					io.WriteString(c, nd.Name+"\n")
+					c.Close()
+				}
+			}()
+		}
+	}()
+}
+
+// Stop stops the node without leaving the cluster, as a crash would look to
+// the others: its TLS server, store and gossip all go at once.
+func (nd *Node) Stop() {
+	if nd.stopped.Swap(true) {
+		return
+	}
+	if nd.ln != nil {
+		nd.ln.Close()
+	}
+	nd.wg.Wait()
+	// Gossip first, so the store cannot withdraw from the ring politely.
+	nd.Cluster.Close()
+	if nd.Store != nil {
+		nd.Store.Close()
+	}
+}
+
+// Stopped reports whether Stop was called.
+func (nd *Node) Stopped() bool { return nd.stopped.Load() }
+
+// Client is a Go TLS client with its own session cache, like one browser.
+type Client struct {
+	Config *tls.Config
+}
+
+// Client returns a client for server name sni, limited to one TLS version.
+func (c *Cluster) Client(version uint16, sni string) *Client {
+	return &Client{Config: &tls.Config{
+		RootCAs:            c.Roots,
+		ServerName:         sni,
+		MinVersion:         version,
+		MaxVersion:         version,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+	}}
+}
+
+// Connect handshakes with addr, reads the greeting (which delivers a TLS 1.3
+// ticket) and reports whether the session was resumed.
+func (cl *Client) Connect(addr string) (resumed bool, err error) {
+	d := tls.Dialer{Config: cl.Config, NetDialer: &net.Dialer{Timeout: 10 * time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false, err
+	}
+	c := nc.(*tls.Conn)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		return false, err
+	}
+	return c.ConnectionState().DidResume, nil
+}
+
+// selfSigned makes an ECDSA certificate for ServerNames and 127.0.0.1.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "sessionmesh test"},
+		DNSNames:     append([]string{"localhost"}, ServerNames...),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}

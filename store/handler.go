@@ -1,0 +1,41 @@
+package store
+
+import (
+	"github.com/sessionmesh/sessionmesh/store/peer"
+)
+
+// servePeer answers a request from another member out of the local shard
+// only. It never forwards: a node that disagrees with us about the ring gets
+// a miss, not a loop.
+func (s *Store) servePeer(req *peer.Request) peer.Response {
+	if checkID(req.Key) != nil {
+		return peer.Response{Status: peer.StatusInvalid}
+	}
+	switch req.Op {
+	case peer.OpGet:
+		val, ok := s.getLocal(req.Key)
+		if !ok {
+			return peer.Response{Status: peer.StatusNotFound}
+		}
+		s.stats.servedGets.Add(1)
+		return peer.Response{Value: val}
+	case peer.OpPut:
+		// Decode to validate, and to learn the expiry; the frame's value is
+		// a fresh copy, so the shard can keep it.
+		var r Record
+		if err := r.UnmarshalBinary(req.Value); err != nil {
+			return peer.Response{Status: peer.StatusInvalid}
+		}
+		if err := s.putLocal(req.Key, req.Value, r.Expires); err != nil {
+			return peer.Response{Status: peer.StatusInvalid}
+		}
+		s.stats.servedPuts.Add(1)
+		return peer.Response{}
+	case peer.OpDelete:
+		s.mu.Lock()
+		s.local.Delete(req.Key)
+		s.mu.Unlock()
+		return peer.Response{}
+	}
+	return peer.Response{Status: peer.StatusInvalid}
+}

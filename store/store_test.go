@@ -1,0 +1,367 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/store/shard"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// clock is a time source tests move by hand.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type testCluster struct {
+	fake   *fakeCluster
+	secret []byte
+	clock  *clock
+	stores []*Store
+}
+
+// newTestCluster starts n stores on a fake membership and waits until each
+// has all n on its ring.
+func newTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
+	t.Helper()
+	tc := &testCluster{fake: newFakeCluster(), secret: cluster.NewSecret(), clock: newClock()}
+	for i := range n {
+		tc.add(t, fmt.Sprintf("node-%d", i), tc.secret, opts...)
+	}
+	tc.waitRing(t, n)
+	return tc
+}
+
+func (tc *testCluster) add(t *testing.T, name string, secret []byte, opts ...func(*Config)) *Store {
+	t.Helper()
+	tlsConf, err := cluster.PeerTLSConfig(name, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: "127.0.0.1:0", TLS: tlsConf, Now: tc.clock.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := New(tc.fake.join(name), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tc.stores = append(tc.stores, s)
+	return s
+}
+
+func (tc *testCluster) waitRing(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range tc.stores {
+		for s.Stats().RingNodes != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ring has %d nodes, want %d", s.self, s.Stats().RingNodes, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+func (tc *testCluster) record(value string) Record {
+	now := tc.clock.Now()
+	return Record{Value: []byte(value), ServerName: "a.example", Created: now, Expires: now.Add(time.Hour)}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestEveryNodeReadsEveryNode: a record put on any node is read on every node.
+func TestEveryNodeReadsEveryNode(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	ids := make([]string, len(tc.stores))
+	for i, s := range tc.stores {
+		ids[i] = s.NewID()
+		if err := s.Put(ctx(t), ids[i], tc.record(fmt.Sprint("from ", i))); err != nil {
+			t.Fatal(err)
+		}
+		if st := s.Stats(); st.LocalPuts != 1 || st.RemotePuts != 0 {
+			t.Errorf("%s: NewID's ID was not stored locally: %+v", s.self, st)
+		}
+	}
+	for i, id := range ids {
+		for j, s := range tc.stores {
+			r, err := s.Get(ctx(t), id)
+			if err != nil {
+				t.Fatalf("node %d reading node %d's record: %v", j, i, err)
+			}
+			if want := fmt.Sprint("from ", i); string(r.Value) != want || r.ServerName != "a.example" {
+				t.Errorf("node %d reading node %d's record: %q %q", j, i, r.Value, r.ServerName)
+			}
+		}
+	}
+	for i, s := range tc.stores {
+		st := s.Stats()
+		if st.LocalHits != 1 || st.RemoteHits != 2 || st.ServedGets != 2 {
+			t.Errorf("node %d: %d local, %d remote hits, served %d; want 1, 2, 2", i, st.LocalHits, st.RemoteHits, st.ServedGets)
+		}
+	}
+}
+
+// TestPutToRemoteOwner: a Put of an ID another node owns goes to that node.
+func TestPutToRemoteOwner(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	a, b := tc.stores[0], tc.stores[1]
+	id := b.NewID() // owned by b
+	if err := a.Put(ctx(t), id, tc.record("v")); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.RemotePuts != 1 || st.Sessions != 0 {
+		t.Errorf("a: %+v", st)
+	}
+	if st := b.Stats(); st.ServedPuts != 1 || st.Sessions != 1 {
+		t.Errorf("b: %+v", st)
+	}
+	for _, s := range tc.stores {
+		if r, err := s.Get(ctx(t), id); err != nil || string(r.Value) != "v" {
+			t.Errorf("%s: Get = %q, %v", s.self, r.Value, err)
+		}
+	}
+}
+
+func TestNewIDIsOwnedLocally(t *testing.T) {
+	tc := newTestCluster(t, 5)
+	s := tc.stores[2]
+	r := s.view.Load().ring
+	seen := make(map[string]bool)
+	for range 1000 {
+		id := s.NewID()
+		if len(id) != IDLen || r.Owner(id) != s.self || seen[id] {
+			t.Fatalf("NewID = %x: owner %s, seen before %v", id, r.Owner(id), seen[id])
+		}
+		seen[id] = true
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	for _, s := range tc.stores {
+		for _, other := range tc.stores {
+			_, err := s.Get(ctx(t), other.NewID())
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: Get of an unknown ID: %v, want ErrNotFound", s.self, err)
+			}
+		}
+	}
+}
+
+// TestExpiry: records vanish at their expiry, locally and remotely.
+func TestExpiry(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	a, b := tc.stores[0], tc.stores[1]
+	id := a.NewID()
+	if err := a.Put(ctx(t), id, tc.record("v")); err != nil {
+		t.Fatal(err)
+	}
+	tc.clock.Advance(time.Hour - time.Second)
+	if _, err := b.Get(ctx(t), id); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	tc.clock.Advance(time.Second)
+	for _, s := range tc.stores {
+		if _, err := s.Get(ctx(t), id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s after expiry: %v, want ErrNotFound", s.self, err)
+		}
+	}
+	if err := a.Put(ctx(t), a.NewID(), tc.record("v")); err != nil {
+		t.Fatal(err)
+	}
+	past := tc.record("v")
+	past.Expires = tc.clock.Now()
+	if err := a.Put(ctx(t), a.NewID(), past); err == nil {
+		t.Error("stored a record that had already expired")
+	}
+}
+
+func TestDelete(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	a, b := tc.stores[0], tc.stores[1]
+	id := a.NewID()
+	a.Put(ctx(t), id, tc.record("v"))
+	if err := b.Delete(ctx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx(t), id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after Delete: %v", err)
+	}
+}
+
+// TestMemoryBound: a flood of puts keeps a node within its budget, dropping
+// the least recently used records.
+func TestMemoryBound(t *testing.T) {
+	budget := 1000 * shard.Cost(IDLen, 100)
+	tc := newTestCluster(t, 1, func(c *Config) { c.MaxBytes = budget })
+	s := tc.stores[0]
+	first := s.NewID()
+	s.Put(ctx(t), first, tc.record("first"))
+	for range 5000 {
+		if err := s.Put(ctx(t), s.NewID(), tc.record("a session state of some 57 bytes, give or take")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Bytes > budget || st.Evictions == 0 {
+		t.Errorf("%d bytes of %d, %d evictions", st.Bytes, budget, st.Evictions)
+	}
+	if _, err := s.Get(ctx(t), first); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the least recently used record survived: %v", err)
+	}
+}
+
+// TestDeadOwner: when the owner of a record is gone, Get fails within its
+// deadline and later Gets fail fast; nothing hangs.
+func TestDeadOwner(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	a, b := tc.stores[0], tc.stores[1]
+	id := a.NewID()
+	a.Put(ctx(t), id, tc.record("v"))
+	if _, err := b.Get(ctx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // a crash, before the membership notices: a is still on b's ring
+	for range 3 {
+		c, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		_, err := b.Get(c, id)
+		cancel()
+		if err == nil {
+			t.Fatal("read a record from a closed node")
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Get took %v with a 200ms deadline", d)
+		}
+	}
+	if _, err := a.Get(ctx(t), id); !errors.Is(err, ErrClosed) {
+		t.Errorf("Get on a closed store: %v", err)
+	}
+}
+
+// TestWrongSecret: a node with another cluster's secret, even if it gets
+// onto the ring, can neither read from nor write to the others.
+func TestWrongSecret(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	a := tc.stores[0]
+	id := a.NewID()
+	a.Put(ctx(t), id, tc.record("secret"))
+	evil := tc.add(t, "evil", cluster.NewSecret())
+	tc.waitRing(t, 3)
+	if r, err := evil.Get(ctx(t), id); err == nil {
+		t.Fatalf("intruder read %q", r.Value)
+	}
+	if st := a.Stats(); st.ServedGets != 0 {
+		t.Errorf("a served %d gets", st.ServedGets)
+	}
+}
+
+// TestNoForwarding: a node that thinks another owns an ID asks it once; the
+// other answers from its own memory and never forwards the request, even if
+// its ring says the first node owns it.
+func TestNoForwarding(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	a, b := tc.stores[0], tc.stores[1]
+	// An ID a owns, asked of a by b via a peer Get; a misses and must answer
+	// NotFound rather than ask anyone.
+	id := a.NewID()
+	if _, err := b.Get(ctx(t), id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get = %v", err)
+	}
+	if st := a.Stats(); st.RemoteHits+st.RemoteErrors+st.Misses != 0 {
+		t.Errorf("a made lookups of its own while serving: %+v", st)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	var wg sync.WaitGroup
+	for _, s := range tc.stores {
+		wg.Go(func() {
+			for range 200 {
+				id := s.NewID()
+				if err := s.Put(ctx(t), id, tc.record("v")); err != nil {
+					t.Error(err)
+					return
+				}
+				for _, other := range tc.stores {
+					if _, err := other.Get(ctx(t), id); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestBadInput(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	s := tc.stores[0]
+	if _, err := s.Get(ctx(t), ""); err == nil {
+		t.Error("empty ID accepted")
+	}
+	if err := s.Put(ctx(t), string(make([]byte, 256)), tc.record("v")); err == nil {
+		t.Error("256-byte ID accepted")
+	}
+	big := tc.record("")
+	big.Value = make([]byte, MaxValue+1)
+	if err := s.Put(ctx(t), s.NewID(), big); err == nil {
+		t.Error("oversized value accepted")
+	}
+	if _, err := New(tc.fake.join("x"), Config{Addr: "127.0.0.1:0"}); err == nil {
+		t.Error("New without TLS succeeded")
+	}
+}
+
+func TestCloseTwice(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	for _, s := range tc.stores {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tc.stores[0].Put(ctx(t), "id", tc.record("v")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Put after Close: %v", err)
+	}
+	// The closed stores withdrew their addresses.
+	for _, m := range tc.fake.join("observer").Members() {
+		if m.DataAddr != "" && slices.Contains([]string{"node-0", "node-1"}, m.Name) {
+			t.Errorf("%s still advertises %s", m.Name, m.DataAddr)
+		}
+	}
+}

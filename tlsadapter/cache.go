@@ -1,0 +1,190 @@
+package tlsadapter
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/store"
+	"github.com/sessionmesh/sessionmesh/store/peer"
+)
+
+// Store is what Cache needs from the session store. *store.Store implements it.
+type Store interface {
+	// NewID returns a fresh random ID that a Put stores without waiting on the network.
+	NewID() string
+	// Put stores a record under id.
+	Put(ctx context.Context, id string, r store.Record) error
+	// Get returns the record under id, or store.ErrNotFound.
+	Get(ctx context.Context, id string) (store.Record, error)
+}
+
+// MaxSessionTTL is the longest SessionTTL: crypto/tls never resumes a session
+// older than 7 days.
+const MaxSessionTTL = 7 * 24 * time.Hour
+
+// Config configures a Cache. The zero value is ready to use.
+type Config struct {
+	// SessionTTL is how long a ticket stays resumable after it is issued.
+	// Every resumption issues a new ticket, but crypto/tls refuses to
+	// resume a session whose keys are older than 7 days however often it was
+	// renewed. At most MaxSessionTTL. Default 24 hours.
+	SessionTTL time.Duration
+
+	// LookupTimeout bounds how long UnwrapSession waits for another member
+	// to return a session, per ticket the client offers (a TLS 1.3 client
+	// may offer several, a Go client one). A peer fetch takes tens of
+	// microseconds; the bound matters only when a member is in trouble, and
+	// then that member is skipped without waiting for a while. Default 50ms.
+	LookupTimeout time.Duration
+
+	// Logger receives debug records about misses and errors. It never sees a
+	// session ID or secret. Default: discard.
+	Logger *slog.Logger
+
+	// Now returns the current time; tests move it. Default time.Now.
+	Now func() time.Time
+}
+
+// Cache keeps TLS sessions in a Store shared by the cluster: "cache mode".
+// The ticket a client receives is only a random 32-byte handle; the session
+// state stays on the servers, so any member can resume it, a session can be
+// revoked by deleting it, and no long-lived key exists whose theft would
+// expose past traffic.
+//
+// Plug it into a tls.Config with TLSConfig, or set its WrapSession and
+// UnwrapSession methods on one yourself. A Cache is safe for concurrent use.
+type Cache struct {
+	store  Store
+	ttl    time.Duration
+	lookup time.Duration
+	logger *slog.Logger
+	now    func() time.Time
+	stats  counters
+}
+
+// New returns a Cache that keeps sessions in st.
+func New(st Store, cfg Config) (*Cache, error) {
+	if cfg.SessionTTL > MaxSessionTTL {
+		return nil, fmt.Errorf("tlsadapter: SessionTTL %v exceeds %v, the most crypto/tls resumes", cfg.SessionTTL, MaxSessionTTL)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 24 * time.Hour
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Cache{store: st, ttl: cfg.SessionTTL, lookup: cfg.LookupTimeout, logger: cfg.Logger, now: cfg.Now}, nil
+}
+
+// TLSConfig returns a copy of base (which may be nil) whose sessions are kept
+// in the cache. Sessions stay off if base.SessionTicketsDisabled is set.
+func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
+	cfg := base.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg.WrapSession = c.WrapSession
+	cfg.UnwrapSession = c.UnwrapSession
+	return cfg
+}
+
+// WrapSession stores ss in the cluster under a fresh random ID and returns
+// the ID as the ticket. It fits tls.Config.WrapSession.
+//
+// crypto/tls ends the connection if WrapSession fails, so it does not: if the
+// session cannot be stored, the client still gets a well-formed ticket, which
+// will simply not resume.
+func (c *Cache) WrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	id := c.store.NewID()
+	c.stats.wrapped.Add(1)
+	value, err := ss.Bytes()
+	if err != nil {
+		c.failedWrap("cannot serialize session", err)
+		return []byte(id), nil
+	}
+	now := c.now()
+	r := store.Record{Value: value, ServerName: cs.ServerName, Created: now, Expires: now.Add(c.ttl)}
+	ctx, cancel := context.WithTimeout(context.Background(), c.lookup)
+	defer cancel()
+	if err := c.store.Put(ctx, id, r); err != nil {
+		c.failedWrap("cannot store session", err)
+	}
+	return []byte(id), nil
+}
+
+func (c *Cache) failedWrap(msg string, err error) {
+	c.stats.wrapErrors.Add(1)
+	c.logger.Warn(msg+"; the client will do a full handshake next time", "err", err)
+}
+
+// UnwrapSession returns the session stored under the ticket identity, or
+// (nil, nil) — a full handshake — if there is none that may be resumed here.
+// It fits tls.Config.UnwrapSession.
+//
+// It never returns an error: crypto/tls would end the client's connection.
+// An identity of the wrong length never reaches the network; a lookup waits at
+// most LookupTimeout; a session made for another server name (SNI) is never
+// resumed, so one virtual host cannot resume another's sessions.
+func (c *Cache) UnwrapSession(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+	if len(identity) != store.IDLen {
+		if len(identity) > 0 { // TLS 1.2 asks with an empty identity when the client has no ticket
+			c.miss(Malformed)
+		}
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.lookup)
+	defer cancel()
+	r, err := c.store.Get(ctx, string(identity))
+	if err != nil {
+		c.miss(reasonOf(err))
+		c.logger.Debug("session not resumed", "reason", reasonOf(err), "err", err)
+		return nil, nil
+	}
+	if r.ServerName != cs.ServerName {
+		c.miss(ServerNameMismatch)
+		c.logger.Debug("session not resumed: made for another server name", "server_name", cs.ServerName)
+		return nil, nil
+	}
+	if !r.Expires.After(c.now()) {
+		c.miss(Expired)
+		return nil, nil
+	}
+	ss, err := tls.ParseSessionState(r.Value)
+	if err != nil {
+		// Most likely made by a node on another Go version.
+		c.miss(Undecodable)
+		c.logger.Debug("session not resumed: cannot parse state", "err", err)
+		return nil, nil
+	}
+	c.stats.found.Add(1)
+	return ss, nil
+}
+
+// reasonOf classifies a store error as a miss reason.
+func reasonOf(err error) MissReason {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return NotFound
+	case errors.Is(err, context.DeadlineExceeded):
+		return Timeout
+	case errors.Is(err, store.ErrCorrupt):
+		return Undecodable
+	case errors.Is(err, peer.ErrUnavailable), errors.Is(err, store.ErrClosed):
+		return Unreachable
+	}
+	var perr interface{ Timeout() bool }
+	if errors.As(err, &perr) && perr.Timeout() {
+		return Timeout
+	}
+	return Unreachable
+}
