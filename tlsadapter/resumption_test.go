@@ -1,13 +1,20 @@
 package tlsadapter_test
 
 import (
+	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
+	"github.com/sessionmesh/sessionmesh/store"
+	"github.com/sessionmesh/sessionmesh/store/shard"
+	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -44,6 +51,203 @@ func TestCrossNodeResumption(t *testing.T) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// TestServerNameScoping: a session made for a.example is never resumed for
+// b.example, on the node that made it or any other; the handshake still works.
+func TestServerNameScoping(t *testing.T) {
+	c := testcluster.Start(t, 3, testcluster.Options{})
+	for _, ver := range versions {
+		t.Run(ver.name, func(t *testing.T) {
+			for _, to := range c.Nodes {
+				cl := c.Client(ver.v, "a.example")
+				if _, err := cl.Connect(c.Nodes[0].Addr); err != nil {
+					t.Fatal(err)
+				}
+				// Same client cache, other name: move the session over by hand,
+				// as a client that ignores SNI in its cache key could.
+				sess, ok := cl.Config.ClientSessionCache.Get("a.example")
+				if !ok {
+					t.Fatal("no session cached")
+				}
+				cl.Config.ClientSessionCache.Put("b.example", sess)
+				cl.Config.ServerName = "b.example"
+				before := to.Cache.Stats().Missed(tlsadapter.ServerNameMismatch)
+				resumed, err := cl.Connect(to.Addr)
+				if err != nil || resumed {
+					t.Fatalf("%s: resumed=%v err=%v; want a full handshake", to.Name, resumed, err)
+				}
+				if to.Cache.Stats().Missed(tlsadapter.ServerNameMismatch) != before+1 {
+					t.Errorf("%s: miss not counted as a server-name mismatch: %+v", to.Name, to.Cache.Stats())
+				}
+			}
+		})
+	}
+}
+
+// clock is a time source shared by every node, moved by the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestExpiry: with the clock moved past SessionTTL, no node resumes the session.
+func TestExpiry(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	c := testcluster.Start(t, 3, testcluster.Options{
+		Cache: tlsadapter.Config{SessionTTL: time.Hour, Now: clk.Now},
+		Store: func(sc *store.Config) { sc.Now = clk.Now },
+	})
+	for _, ver := range versions {
+		t.Run(ver.name, func(t *testing.T) {
+			cl := c.Client(ver.v, "a.example")
+			cl.Connect(c.Nodes[0].Addr)
+			sess := cl.Session()
+			clk.Advance(59 * time.Minute)
+			for _, nd := range c.Nodes {
+				cl.Offer(sess)
+				if resumed, err := cl.Connect(nd.Addr); err != nil || !resumed {
+					t.Fatalf("%s before the TTL: resumed=%v err=%v", nd.Name, resumed, err)
+				}
+			}
+			clk.Advance(time.Minute)
+			for _, nd := range c.Nodes {
+				cl.Offer(sess)
+				if resumed, err := cl.Connect(nd.Addr); err != nil || resumed {
+					t.Errorf("%s after the TTL: resumed=%v err=%v", nd.Name, resumed, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEvictionAtBudget: a node whose memory budget is full drops its least
+// recently used sessions; their clients get full handshakes, newer ones resume.
+func TestEvictionAtBudget(t *testing.T) {
+	const sessions = 50
+	c := testcluster.Start(t, 2, testcluster.Options{
+		// Room for about 20 TLS 1.3 sessions.
+		Store: func(sc *store.Config) { sc.MaxBytes = 20 * shard.Cost(store.IDLen, 100) },
+	})
+	clients := make([]*testcluster.Client, sessions)
+	for i := range clients {
+		clients[i] = c.Client(tls.VersionTLS13, "a.example")
+		if _, err := clients[i].Connect(c.Nodes[0].Addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := c.Nodes[0].Store.Stats()
+	if st.Bytes > st.MaxBytes || st.Evictions == 0 {
+		t.Fatalf("store stats %+v", st)
+	}
+	if resumed, err := clients[0].Connect(c.Nodes[1].Addr); err != nil || resumed {
+		t.Errorf("oldest session: resumed=%v err=%v, want a full handshake", resumed, err)
+	}
+	if resumed, err := clients[sessions-1].Connect(c.Nodes[1].Addr); err != nil || !resumed {
+		t.Errorf("newest session: resumed=%v err=%v", resumed, err)
+	}
+}
+
+// TestStoppedNode: sessions held by a node that stopped cost a full
+// handshake, never a failed one; the others still resume.
+func TestStoppedNode(t *testing.T) {
+	c := testcluster.Start(t, 3, testcluster.Options{})
+	type pair struct {
+		version    uint16
+		lost, kept *testcluster.Client
+	}
+	var pairs []pair
+	for _, ver := range versions {
+		p := pair{ver.v, c.Client(ver.v, "a.example"), c.Client(ver.v, "a.example")}
+		if _, err := p.lost.Connect(c.Nodes[0].Addr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.kept.Connect(c.Nodes[2].Addr); err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, p)
+	}
+	c.Nodes[0].Stop()
+	for _, p := range pairs {
+		sess := p.lost.Session()
+		for range 3 {
+			p.lost.Offer(sess)
+			resumed, err := p.lost.Connect(c.Nodes[1].Addr)
+			if err != nil {
+				t.Fatalf("version %x: handshake failed: %v", p.version, err)
+			}
+			if resumed {
+				t.Errorf("version %x: resumed a session of a stopped node", p.version)
+			}
+		}
+		if resumed, err := p.kept.Connect(c.Nodes[1].Addr); err != nil || !resumed {
+			t.Errorf("version %x: a live node's session: resumed=%v err=%v", p.version, resumed, err)
+		}
+	}
+}
+
+// TestHostileTickets: garbage, truncated, oversized, unknown and replayed
+// tickets never fail a handshake.
+func TestHostileTickets(t *testing.T) {
+	c := testcluster.Start(t, 3, testcluster.Options{})
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	for _, ver := range versions {
+		t.Run(ver.name, func(t *testing.T) {
+			cl := c.Client(ver.v, "a.example")
+			if _, err := cl.Connect(c.Nodes[0].Addr); err != nil {
+				t.Fatal(err)
+			}
+			real, _ := cl.Config.ClientSessionCache.Get("a.example")
+			ticket, state, err := real.ResumptionState()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				name   string
+				ticket []byte
+				resume bool
+			}{
+				{"one byte", []byte{0}, false},
+				{"truncated", ticket[:31], false},
+				{"one too long", append(bytes.Clone(ticket), 0), false},
+				{"unknown id", random(32), false},
+				{"16 KiB", random(16 << 10), false},
+				{"real, replayed", ticket, true},
+				{"real, replayed again", ticket, true},
+			} {
+				forged, err := tls.NewResumptionState(tc.ticket, state)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, nd := range c.Nodes[1:] {
+					cl.Config.ClientSessionCache.Put("a.example", forged)
+					resumed, err := cl.Connect(nd.Addr)
+					if err != nil {
+						t.Fatalf("%s to %s: handshake failed: %v", tc.name, nd.Name, err)
+					}
+					if resumed != tc.resume {
+						t.Errorf("%s to %s: resumed=%v, want %v", tc.name, nd.Name, resumed, tc.resume)
+					}
+				}
 			}
 		})
 	}

@@ -5,16 +5,11 @@ package testcluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -22,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 	"github.com/sessionmesh/sessionmesh/store"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
@@ -64,7 +60,10 @@ type Node struct {
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, opts: opts, Secret: cluster.NewSecret()}
-	c.Cert, c.Roots = selfSigned(t)
+	var err error
+	if c.Cert, c.Roots, err = selfsigned.New(ServerNames...); err != nil {
+		t.Fatal(err)
+	}
 	for range n {
 		c.AddNode()
 	}
@@ -201,6 +200,20 @@ func (c *Cluster) Client(version uint16, sni string) *Client {
 	}}
 }
 
+// Session returns the session the client would offer next, or nil.
+func (cl *Client) Session() *tls.ClientSessionState {
+	s, _ := cl.Config.ClientSessionCache.Get(cl.Config.ServerName)
+	return s
+}
+
+// Offer makes the client offer s on its next connection. Every connection
+// replaces the session (a full handshake brings a new one, a resumed one a
+// renewed ticket), so a test that offers one session several times restores
+// it before each.
+func (cl *Client) Offer(s *tls.ClientSessionState) {
+	cl.Config.ClientSessionCache.Put(cl.Config.ServerName, s)
+}
+
 // Connect handshakes with addr, reads the greeting (which delivers a TLS 1.3
 // ticket) and reports whether the session was resumed.
 func (cl *Client) Connect(addr string) (resumed bool, err error) {
@@ -218,33 +231,4 @@ func (cl *Client) Connect(addr string) (resumed bool, err error) {
 		return false, err
 	}
 	return c.ConnectionState().DidResume, nil
-}
-
-// selfSigned makes an ECDSA certificate for ServerNames and 127.0.0.1.
-func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "sessionmesh test"},
-		DNSNames:     append([]string{"localhost"}, ServerNames...),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
