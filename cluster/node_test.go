@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // startNode starts a node named name on loopback and closes it with the test.
 func startNode(t *testing.T, name string, secret []byte) *Node {

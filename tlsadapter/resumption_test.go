@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
 
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
 	"github.com/sessionmesh/sessionmesh/store"
@@ -17,7 +17,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 var versions = []struct {
 	name string

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // mapHandler is a Handler over a map, the way the store uses the protocol.
 type mapHandler struct {
