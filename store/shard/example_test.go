@@ -1,0 +1,22 @@
+package shard_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/store/shard"
+)
+
+func Example() {
+	now := time.Now()
+	s := shard.New(2 * shard.Cost(1, 5)) // room for two small entries
+	s.Put("a", []byte("apple"), now.Add(time.Hour), now)
+	s.Put("b", []byte("berry"), now.Add(time.Hour), now)
+	s.Get("a", now) // a is now the most recently used
+	s.Put("c", []byte("cherry"), now.Add(time.Hour), now)
+
+	_, okA := s.Get("a", now)
+	_, okB := s.Get("b", now)
+	fmt.Println("a kept:", okA, "b evicted:", !okB, "evictions:", s.Evictions)
+	// Output: a kept: true b evicted: true evictions: 1
+}
