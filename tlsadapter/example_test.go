@@ -15,58 +15,62 @@ import (
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
 
+// server is one HTTPS server of a cluster.
+type server struct {
+	node  *cluster.Node
+	store *store.Store
+	https *httptest.Server
+}
+
+func (s *server) Close() { s.https.Close(); s.store.Close(); s.node.Close() }
+
+func startServer(name string, secret []byte) *server {
+	cfg := cluster.LocalConfig()
+	cfg.Name, cfg.Secret = name, secret
+	node, err := cluster.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := store.New(node, store.Config{Addr: "127.0.0.1:0", TLS: node.PeerTLS()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cache, err := tlsadapter.New(st, tlsadapter.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	https := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s resumed=%v", name, r.TLS.DidResume)
+	}))
+	https.TLS = cache.TLSConfig(nil)
+	https.StartTLS()
+	return &server{node, st, https}
+}
+
 // Two HTTPS servers in one cluster: a client's session from the first
 // resumes on the second.
 func Example() {
 	secret := cluster.NewSecret()
-	var first *cluster.Node
-	serve := func(name string) (*httptest.Server, func()) {
-		cfg := cluster.LocalConfig()
-		cfg.Name, cfg.Secret = name, secret
-		node, err := cluster.New(cfg)
-		if err != nil {
-			log.Fatal(err)
-		}
-		st, err := store.New(node, store.Config{Addr: "127.0.0.1:0", TLS: node.PeerTLS()})
-		if err != nil {
-			log.Fatal(err)
-		}
-		if first == nil {
-			first = node
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := node.Join(ctx, first.Addr()); err != nil {
-				log.Fatal(err)
-			}
-			for st.Stats().RingNodes < 2 {
-				time.Sleep(10 * time.Millisecond) // until this node sees the other's store
-			}
-		}
-		cache, err := tlsadapter.New(st, tlsadapter.Config{})
-		if err != nil {
-			log.Fatal(err)
-		}
-		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintf(w, "%s resumed=%v", name, r.TLS.DidResume)
-		}))
-		srv.TLS = cache.TLSConfig(nil)
-		srv.StartTLS()
-		return srv, func() { srv.Close(); st.Close(); node.Close() }
+	a, b := startServer("a", secret), startServer("b", secret)
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.node.Join(ctx, a.node.Addr()); err != nil {
+		log.Fatal(err)
 	}
-	a, stopA := serve("a")
-	defer stopA()
-	b, stopB := serve("b")
-	defer stopB()
+	for a.store.Stats().RingNodes < 2 || b.store.Stats().RingNodes < 2 {
+		time.Sleep(10 * time.Millisecond) // until each has the other on its ring
+	}
 
-	// One client, one session cache; the same server name for both servers,
-	// as behind a load balancer.
-	tr := a.Client().Transport.(*http.Transport).Clone()
+	// One client with one session cache, and the same server name for both
+	// servers, as behind a load balancer.
+	tr := a.https.Client().Transport.(*http.Transport).Clone()
 	tr.TLSClientConfig.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 	tr.TLSClientConfig.ServerName = "example.com"
 	tr.DisableKeepAlives = true
 	client := &http.Client{Transport: tr}
-	for _, url := range []string{a.URL, b.URL} {
+	for _, url := range []string{a.https.URL, b.https.URL} {
 		resp, err := client.Get(url)
 		if err != nil {
 			log.Fatal(err)
