@@ -46,7 +46,7 @@ type testCluster struct {
 
 // newTestCluster starts n stores on a fake membership and waits until each
 // has all n on its ring.
-func newTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
+func newTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 	t.Helper()
 	tc := &testCluster{fake: newFakeCluster(), secret: cluster.NewSecret(), clock: newClock()}
 	for i := range n {
@@ -56,7 +56,7 @@ func newTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
 	return tc
 }
 
-func (tc *testCluster) add(t *testing.T, name string, secret []byte, opts ...func(*Config)) *Store {
+func (tc *testCluster) add(t testing.TB, name string, secret []byte, opts ...func(*Config)) *Store {
 	t.Helper()
 	tlsConf, err := cluster.PeerTLSConfig(name, secret)
 	if err != nil {
@@ -75,7 +75,7 @@ func (tc *testCluster) add(t *testing.T, name string, secret []byte, opts ...fun
 	return s
 }
 
-func (tc *testCluster) waitRing(t *testing.T, n int) {
+func (tc *testCluster) waitRing(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, s := range tc.stores {
@@ -93,7 +93,7 @@ func (tc *testCluster) record(value string) Record {
 	return Record{Value: []byte(value), ServerName: "a.example", Created: now, Expires: now.Add(time.Hour)}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
 	return c

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -52,7 +50,7 @@ type Client struct {
 	lastErr   error     // why the peer is down
 	closed    bool
 
-	wg sync.WaitGroup // dial and read goroutines
+	wg sync.WaitGroup // dial goroutines
 }
 
 // NewClient returns a client for the peer at addr. tlsConfig must present a
@@ -78,40 +76,49 @@ func (c *Client) Do(ctx context.Context, req *Request) (Response, error) {
 	if len(req.Key) > MaxKey || len(req.Value) > MaxFrame-len(req.Key)-32 {
 		return Response{}, fmt.Errorf("peer: request too large (key %d bytes, value %d)", len(req.Key), len(req.Value))
 	}
-	cn, err := c.connect(ctx)
-	if err != nil {
-		return Response{}, err
+	for attempt := 0; ; attempt++ {
+		cn, dialed, err := c.connect(ctx)
+		if err != nil {
+			return Response{}, err
+		}
+		resp, err := cn.roundTrip(ctx, req)
+		switch {
+		case err == nil:
+			c.succeeded()
+		case errors.Is(err, context.DeadlineExceeded):
+			c.failed(fmt.Errorf("peer %s: no answer in time", c.addr))
+		case errors.Is(err, context.Canceled):
+		default:
+			c.drop(cn)
+			// Nothing reads an idle connection, so one the peer closed
+			// (it restarted, say) is only found out now. Try once more on
+			// a fresh one before calling the peer down.
+			if attempt == 0 && !dialed {
+				continue
+			}
+			c.failed(err)
+		}
+		return resp, err
 	}
-	resp, err := cn.roundTrip(ctx, req)
-	switch {
-	case err == nil:
-		c.succeeded()
-	case errors.Is(err, context.DeadlineExceeded):
-		c.failed(fmt.Errorf("peer %s: no answer in time", c.addr))
-	case errors.Is(err, context.Canceled):
-	default:
-		c.drop(cn)
-		c.failed(err)
-	}
-	return resp, err
 }
 
-// connect returns the live connection, dialing one if there is none.
-func (c *Client) connect(ctx context.Context) (*conn, error) {
+// connect returns the live connection, dialing one if there is none, and
+// whether it waited for a dial.
+func (c *Client) connect(ctx context.Context) (cn *conn, dialed bool, err error) {
 	c.mu.Lock()
 	for {
 		switch {
 		case c.closed:
 			c.mu.Unlock()
-			return nil, ErrClosed
+			return nil, dialed, ErrClosed
 		case time.Now().Before(c.downUntil):
 			err := c.lastErr
 			c.mu.Unlock()
-			return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, c.addr, err)
+			return nil, dialed, fmt.Errorf("%w: %s: %v", ErrUnavailable, c.addr, err)
 		case c.cur != nil:
 			cn := c.cur
 			c.mu.Unlock()
-			return cn, nil
+			return cn, dialed, nil
 		case c.dialing == nil:
 			c.dialing = make(chan struct{})
 			c.wg.Add(1)
@@ -121,8 +128,9 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 		c.mu.Unlock()
 		select {
 		case <-wait:
+			dialed = true
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, dialed, ctx.Err()
 		}
 		c.mu.Lock()
 	}
@@ -145,12 +153,6 @@ func (c *Client) dial(done chan struct{}) {
 		return
 	}
 	c.cur = cn
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		cn.readLoop()
-		c.drop(cn)
-	}()
 }
 
 func (c *Client) open() (*conn, error) {
@@ -206,8 +208,8 @@ func (c *Client) failedLocked(err error) {
 	c.logger.Debug("peer marked down", "addr", c.addr, "for", backoff, "err", err)
 }
 
-// Close closes the connection, fails requests in flight and waits for the
-// client's goroutines. It is safe to call twice.
+// Close closes the connection, fails requests in flight and waits for a dial
+// in progress. It is safe to call twice.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -224,125 +226,4 @@ func (c *Client) Close() error {
 	}
 	c.wg.Wait()
 	return nil
-}
-
-// conn is one established connection with its requests in flight.
-type conn struct {
-	nc net.Conn
-	br *bufio.Reader
-
-	writers atomic.Int32 // goroutines writing or waiting to write
-	wmu     sync.Mutex   // guards bw and fw
-	bw      *bufio.Writer
-	fw      *frameWriter
-
-	nextID atomic.Uint64
-
-	mu      sync.Mutex // guards pending and err
-	pending map[uint64]chan Response
-	err     error         // why the connection broke; set once, before done is closed
-	done    chan struct{} // closed when the connection breaks
-}
-
-func newConn(nc net.Conn) *conn {
-	return &conn{
-		nc:      nc,
-		br:      bufio.NewReaderSize(nc, 16<<10),
-		bw:      bufio.NewWriterSize(nc, 16<<10),
-		fw:      newFrameWriter(),
-		pending: make(map[uint64]chan Response),
-		done:    make(chan struct{}),
-	}
-}
-
-func (cn *conn) roundTrip(ctx context.Context, req *Request) (Response, error) {
-	r := *req
-	r.ID = cn.nextID.Add(1)
-	ch := make(chan Response, 1)
-	cn.mu.Lock()
-	if cn.err != nil {
-		err := cn.err
-		cn.mu.Unlock()
-		return Response{}, err
-	}
-	cn.pending[r.ID] = ch
-	cn.mu.Unlock()
-
-	if err := cn.write(ctx, &r); err != nil {
-		cn.fail(err)
-		return Response{}, err
-	}
-	select {
-	case resp := <-ch:
-		return resp, nil
-	case <-cn.done:
-		return Response{}, cn.err
-	case <-ctx.Done():
-		cn.mu.Lock()
-		delete(cn.pending, r.ID)
-		cn.mu.Unlock()
-		return Response{}, ctx.Err()
-	}
-}
-
-// write sends one request. Concurrent writers take turns; only the last one
-// waiting flushes, so a burst of requests leaves in one TLS record.
-func (cn *conn) write(ctx context.Context, r *Request) error {
-	cn.writers.Add(1)
-	cn.wmu.Lock()
-	defer cn.wmu.Unlock()
-	last := cn.writers.Add(-1) == 0
-	frame, err := cn.fw.request(r) // Do checked the sizes
-	if err != nil {
-		return err
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(HandshakeTimeout)
-	}
-	cn.nc.SetWriteDeadline(deadline)
-	if _, err := cn.bw.Write(frame); err != nil {
-		return err
-	}
-	if last {
-		return cn.bw.Flush()
-	}
-	return nil
-}
-
-// readLoop delivers responses until the connection breaks.
-func (cn *conn) readLoop() {
-	fr := newFrameReader()
-	var body []byte
-	for {
-		var err error
-		if body, err = readFrame(cn.br, body); err != nil {
-			cn.fail(err)
-			return
-		}
-		resp, err := fr.response(body)
-		if err != nil {
-			cn.fail(err)
-			return
-		}
-		cn.mu.Lock()
-		ch := cn.pending[resp.ID]
-		delete(cn.pending, resp.ID)
-		cn.mu.Unlock()
-		if ch != nil {
-			ch <- resp // buffered; the caller may have given up
-		}
-	}
-}
-
-// fail breaks the connection: every request in flight gets err.
-func (cn *conn) fail(err error) {
-	cn.mu.Lock()
-	if cn.err == nil {
-		cn.err = err
-		clear(cn.pending)
-		close(cn.done)
-	}
-	cn.mu.Unlock()
-	cn.nc.Close()
 }
