@@ -26,10 +26,18 @@ func (d delegate) NodeMeta(limit int) []byte {
 	return b
 }
 
-func (delegate) NotifyMsg([]byte)                           {}
-func (delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (delegate) LocalState(join bool) []byte                { return nil }
-func (delegate) MergeRemoteState(buf []byte, join bool)     {}
+// NotifyMsg receives a gossiped update of shared state. memberlist may reuse
+// b after the call; decoding copies what it keeps.
+func (d delegate) NotifyMsg(b []byte) { d.n.mergeShares(b) }
+
+func (d delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.broadcasts.GetBroadcasts(overhead, limit)
+}
+
+// LocalState and MergeRemoteState carry the shared state in push/pull, over
+// TCP: on join and every push/pull interval.
+func (d delegate) LocalState(join bool) []byte            { return d.n.localShares() }
+func (d delegate) MergeRemoteState(buf []byte, join bool) { d.n.mergeShares(buf) }
 
 // events feeds memberlist's membership callbacks into the member set. The
 // callbacks run while memberlist holds its node lock, so they must neither

@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -24,8 +26,16 @@ type Member struct {
 	DataVersion uint8
 	// Started is when the node started, by its own clock.
 	Started time.Time
+	// Tags are the labels the node set on itself (Node.SetTag); read-only.
+	Tags map[string]string
 	// Local is true for the node itself.
 	Local bool
+}
+
+func (m Member) equal(o Member) bool {
+	return m.Name == o.Name && m.Addr == o.Addr && m.DataAddr == o.DataAddr &&
+		m.DataVersion == o.DataVersion && m.Started.Equal(o.Started) &&
+		maps.Equal(m.Tags, o.Tags) && m.Local == o.Local
 }
 
 // metaVersion is the layout version of the metadata a node gossips about itself.
@@ -37,23 +47,35 @@ type meta struct {
 	DataAddr    string
 	DataVersion uint8
 	Started     time.Time
+	Tags        map[string]string
 }
 
-// encodeMeta returns m as a msgpack array: [version, dataAddr, dataVersion, started].
+// encodeMeta returns m as a msgpack array:
+// [version, dataAddr, dataVersion, started, tags].
 func encodeMeta(m meta) []byte {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true) // the same tags encode the same way
 	// Writes to a bytes.Buffer cannot fail.
-	_ = enc.EncodeArrayLen(4)
+	_ = enc.EncodeArrayLen(5)
 	_ = enc.EncodeUint8(metaVersion)
 	_ = enc.EncodeString(m.DataAddr)
 	_ = enc.EncodeUint8(m.DataVersion)
 	_ = enc.EncodeTime(m.Started)
+	_ = enc.EncodeMapLen(len(m.Tags))
+	for _, k := range slices.Sorted(maps.Keys(m.Tags)) {
+		_ = enc.EncodeString(k)
+		_ = enc.EncodeString(m.Tags[k])
+	}
 	return buf.Bytes()
 }
 
-// maxMetaAddr bounds the address in metadata: a host name plus a port.
-const maxMetaAddr = 300
+// Limits on metadata from other nodes; all of it must fit in 512 bytes.
+const (
+	maxMetaAddr = 300 // a host name plus a port
+	maxTags     = 32
+	maxTag      = 128 // bytes in a tag's key or value
+)
 
 var errMeta = errors.New("cluster: malformed node metadata")
 
@@ -72,6 +94,15 @@ func decodeMeta(b []byte) (meta, error) {
 	m.DataAddr = r.String(maxMetaAddr)
 	m.DataVersion = r.Uint8()
 	m.Started = r.Time()
+	if r.Optional() {
+		if n := r.MapLen(maxTags); n > 0 {
+			m.Tags = make(map[string]string, n)
+			for range n {
+				k := r.String(maxTag)
+				m.Tags[k] = r.String(maxTag)
+			}
+		}
+	}
 	if err := r.Close(); err != nil {
 		return meta{}, errMeta
 	}

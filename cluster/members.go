@@ -48,11 +48,11 @@ func (s *memberSet) update(nd *memberlist.Node) {
 		// without a data channel nobody will send it sessions.
 		s.logger.Warn("ignoring metadata of member", "member", nd.Name, "err", err)
 	}
-	m.DataAddr, m.DataVersion, m.Started = md.DataAddr, md.DataVersion, md.Started
+	m.DataAddr, m.DataVersion, m.Started, m.Tags = md.DataAddr, md.DataVersion, md.Started, md.Tags
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.byName[m.Name]; ok && old == m {
+	if old, ok := s.byName[m.Name]; ok && old.equal(m) {
 		return
 	}
 	s.byName[m.Name] = m

@@ -23,6 +23,8 @@ var ErrClosed = errors.New("cluster: node closed")
 // Node is this process's membership in a cluster. It is safe for concurrent use.
 type Node struct {
 	name    string
+	addr    string // gossip address, host:port
+	host    string // its host
 	logger  *slog.Logger
 	peerTLS *tls.Config
 	started time.Time
@@ -38,6 +40,10 @@ type Node struct {
 
 	metaMu sync.Mutex // guards meta; memberlist reads it through delegate.NodeMeta
 	meta   meta
+
+	sharesMu   sync.Mutex // guards shares
+	shares     map[string]Shared
+	broadcasts *memberlist.TransmitLimitedQueue
 }
 
 // New starts a node: it listens for gossip at once and is a cluster of one
@@ -81,6 +87,7 @@ func New(cfg Config) (*Node, error) {
 		started: time.Now(),
 		timing:  cfg.Timing,
 		stop:    make(chan struct{}),
+		shares:  make(map[string]Shared),
 	}
 	n.members = newMemberSet(n.name, n.logger)
 	n.meta.Started = n.started
@@ -89,10 +96,19 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.broadcasts = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return n.ml.NumMembers() },
+		RetransmitMult: cfg.Timing.RetransmitMult,
+	}
 	n.ml, err = memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
+	// LocalNode points into state memberlist keeps changing under its own
+	// lock; read the address once, now, before anything else can.
+	ln := n.ml.LocalNode()
+	n.host = ln.Addr.String()
+	n.addr = net.JoinHostPort(n.host, strconv.Itoa(int(ln.Port)))
 	return n, nil
 }
 
@@ -143,10 +159,7 @@ func (n *Node) Name() string { return n.name }
 
 // Addr returns the host:port other nodes gossip with this one at; give it to
 // nodes that Join.
-func (n *Node) Addr() string {
-	ln := n.ml.LocalNode()
-	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
-}
+func (n *Node) Addr() string { return n.addr }
 
 // PeerTLS returns the TLS configuration for the peer data channel: the one in
 // Config.PeerTLS, or mutual TLS derived from the cluster secret.
@@ -205,7 +218,7 @@ func (n *Node) Advertise(addr string, version uint8) error {
 			return fmt.Errorf("cluster: Advertise: %w", err)
 		}
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			addr = net.JoinHostPort(n.ml.LocalNode().Addr.String(), port)
+			addr = net.JoinHostPort(n.host, port)
 		}
 	}
 	n.mu.Lock()

@@ -138,7 +138,7 @@ func (c *Cache) failedWrap(msg string, err error) {
 func (c *Cache) UnwrapSession(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
 	if len(identity) != store.IDLen {
 		if len(identity) > 0 { // TLS 1.2 asks with an empty identity when the client has no ticket
-			c.miss(Malformed)
+			c.stats.miss(Malformed)
 		}
 		return nil, nil
 	}
@@ -146,23 +146,23 @@ func (c *Cache) UnwrapSession(identity []byte, cs tls.ConnectionState) (*tls.Ses
 	defer cancel()
 	r, err := c.store.Get(ctx, string(identity))
 	if err != nil {
-		c.miss(reasonOf(err))
+		c.stats.miss(reasonOf(err))
 		c.logger.Debug("session not resumed", "reason", reasonOf(err), "err", err)
 		return nil, nil
 	}
 	if r.ServerName != cs.ServerName {
-		c.miss(ServerNameMismatch)
+		c.stats.miss(ServerNameMismatch)
 		c.logger.Debug("session not resumed: made for another server name", "server_name", cs.ServerName)
 		return nil, nil
 	}
 	if !r.Expires.After(c.now()) {
-		c.miss(Expired)
+		c.stats.miss(Expired)
 		return nil, nil
 	}
 	ss, err := tls.ParseSessionState(r.Value)
 	if err != nil {
 		// Most likely made by a node on another Go version.
-		c.miss(Undecodable)
+		c.stats.miss(Undecodable)
 		c.logger.Debug("session not resumed: cannot parse state", "err", err)
 		return nil, nil
 	}

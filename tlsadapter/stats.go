@@ -70,17 +70,19 @@ type counters struct {
 	misses                     [numReasons]atomic.Uint64
 }
 
-func (c *Cache) miss(r MissReason) { c.stats.misses[r].Add(1) }
+func (c *counters) miss(r MissReason) { c.misses[r].Add(1) }
 
-// Stats returns a snapshot of the adapter's counters.
-func (c *Cache) Stats() Stats {
+func (c *counters) snapshot() Stats {
 	s := Stats{
-		Issued:      c.stats.wrapped.Load(),
-		IssueErrors: c.stats.wrapErrors.Load(),
-		Found:       c.stats.found.Load(),
+		Issued:      c.wrapped.Load(),
+		IssueErrors: c.wrapErrors.Load(),
+		Found:       c.found.Load(),
 	}
 	for i := range s.Misses {
-		s.Misses[i] = c.stats.misses[i].Load()
+		s.Misses[i] = c.misses[i].Load()
 	}
 	return s
 }
+
+// Stats returns a snapshot of the adapter's counters.
+func (c *Cache) Stats() Stats { return c.stats.snapshot() }

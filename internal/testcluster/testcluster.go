@@ -11,12 +11,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 	"github.com/sessionmesh/sessionmesh/store"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
@@ -30,6 +32,10 @@ type Options struct {
 	Cache  tlsadapter.Config   // for every node's adapter
 	Store  func(*store.Config) // adjusts every node's store config
 	Logger *slog.Logger        // default: discard
+
+	// Tickets switches the nodes to ticket mode, with these key settings
+	// (CheckInterval defaults to 10ms here, so tests need not wait).
+	Tickets *ticketkeys.Config
 }
 
 // Cluster is a set of in-process nodes sharing one secret.
@@ -47,8 +53,10 @@ type Node struct {
 	Name    string
 	Cluster *cluster.Node
 	Store   *store.Store
-	Cache   *tlsadapter.Cache
-	Addr    string // the TLS server's address
+	Cache   *tlsadapter.Cache // cache mode
+	Keys    *ticketkeys.Rotator
+	Tickets *tlsadapter.Tickets // ticket mode
+	Addr    string              // the TLS server's address
 
 	ln      net.Listener
 	wg      sync.WaitGroup // the TLS server's goroutines
@@ -104,6 +112,21 @@ func (c *Cluster) AddNode() *Node {
 	if nd.Cache, err = tlsadapter.New(nd.Store, acfg); err != nil {
 		c.t.Fatal(err)
 	}
+	var adapter interface{ TLSConfig(*tls.Config) *tls.Config } = nd.Cache
+	if c.opts.Tickets != nil {
+		kc := *c.opts.Tickets
+		if kc.CheckInterval == 0 {
+			kc.CheckInterval = 10 * time.Millisecond
+		}
+		if kc.Logger == nil {
+			kc.Logger = logger
+		}
+		if nd.Keys, err = ticketkeys.New(cn, kc); err != nil {
+			c.t.Fatal(err)
+		}
+		nd.Tickets = tlsadapter.NewTickets(nd.Keys, acfg)
+		adapter = nd.Tickets
+	}
 	if len(c.Nodes) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -111,7 +134,7 @@ func (c *Cluster) AddNode() *Node {
 			c.t.Fatal(err)
 		}
 	}
-	nd.serve(c.t, nd.Cache.TLSConfig(&tls.Config{Certificates: []tls.Certificate{c.Cert}}))
+	nd.serve(c.t, adapter.TLSConfig(&tls.Config{Certificates: []tls.Certificate{c.Cert}}))
 	c.Nodes = append(c.Nodes, nd)
 	return nd
 }
@@ -130,6 +153,39 @@ func (c *Cluster) WaitRing(n int) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+	}
+}
+
+// WaitTicketKeys waits until every running node encrypts with the same key,
+// other than the keys in old, and returns its ID.
+func (c *Cluster) WaitTicketKeys(old ...uint64) uint64 {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ids := make(map[uint64]bool)
+		for _, nd := range c.Nodes {
+			if nd.Stopped() {
+				continue
+			}
+			active := uint64(0)
+			for _, k := range nd.Keys.Keys() {
+				if k.State == ticketkeys.Active {
+					active = k.ID
+				}
+			}
+			ids[active] = true
+		}
+		if len(ids) == 1 && !ids[0] {
+			for id := range ids {
+				if !slices.Contains(old, id) {
+					return id
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("nodes encrypt with different ticket keys: %v", ids)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -174,6 +230,9 @@ func (nd *Node) Stop() {
 		nd.ln.Close()
 	}
 	nd.wg.Wait()
+	if nd.Keys != nil {
+		nd.Keys.Close()
+	}
 	// Gossip first, so the store cannot withdraw from the ring politely.
 	nd.Cluster.Close()
 	if nd.Store != nil {

@@ -100,6 +100,62 @@ func (r *Reader) Time() time.Time {
 	return t
 }
 
+// Optional reports whether the array has one more field, past those Open
+// required, and claims it: a field added in a later version of a format.
+func (r *Reader) Optional() bool {
+	if r.err != nil || r.extra <= 0 {
+		return false
+	}
+	r.extra--
+	return true
+}
+
+// ArrayLen reads the length of a nested array of at most max elements.
+func (r *Reader) ArrayLen(max int) int {
+	if r.err != nil {
+		return 0
+	}
+	n, err := r.dec.DecodeArrayLen()
+	if err != nil || n < 0 || n > max || n > r.r.Len() {
+		r.fail(ErrMalformed)
+		return 0
+	}
+	return n
+}
+
+// MapLen reads the length of a map of at most max entries.
+func (r *Reader) MapLen(max int) int {
+	if r.err != nil {
+		return 0
+	}
+	n, err := r.dec.DecodeMapLen()
+	if err != nil || n < 0 || n > max || 2*n > r.r.Len() {
+		r.fail(ErrMalformed)
+		return 0
+	}
+	return n
+}
+
+// Int64 reads a signed integer.
+func (r *Reader) Int64() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.dec.DecodeInt64()
+	r.fail(err)
+	return v
+}
+
+// Skip skips one value of any type.
+func (r *Reader) Skip() {
+	if r.err == nil {
+		r.fail(r.dec.Skip())
+	}
+}
+
+// Err returns the first error met so far.
+func (r *Reader) Err() error { return r.err }
+
 // Close skips the fields a newer version appended, checks that nothing
 // trails the array, and returns the first error met.
 func (r *Reader) Close() error {

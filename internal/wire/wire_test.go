@@ -92,3 +92,33 @@ func TestLyingLengthAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations for a lying length", allocs)
 	}
 }
+
+func TestOptionalAndNested(t *testing.T) {
+	b := encode(t, 1, []any{"x", "y"}, map[string]string{"k": "v"}, int64(-5))
+	var r Reader
+	r.Open(b, 1)
+	r.Uint8()
+	if !r.Optional() || r.ArrayLen(10) != 2 || r.String(5) != "x" || r.String(5) != "y" {
+		t.Fatal("nested array")
+	}
+	if !r.Optional() || r.MapLen(10) != 1 || r.String(5) != "k" || r.String(5) != "v" {
+		t.Fatal("map")
+	}
+	if !r.Optional() || r.Int64() != -5 || r.Optional() {
+		t.Fatal("int64")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Lengths beyond the limit, or beyond what the input could hold, fail.
+	r.Open(encode(t, []int{1, 2, 3}), 1)
+	r.ArrayLen(2)
+	if r.Close() == nil {
+		t.Error("array over its limit accepted")
+	}
+	r.Open([]byte{0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff}, 1)
+	r.ArrayLen(1 << 40)
+	if r.Close() == nil {
+		t.Error("array longer than the input accepted")
+	}
+}
