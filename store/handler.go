@@ -13,7 +13,7 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 	}
 	switch req.Op {
 	case peer.OpGet:
-		val, ok := s.getLocal(req.Key)
+		val, ok := s.mem.get(req.Key, s.cfg.Now())
 		if !ok {
 			return peer.Response{Status: peer.StatusNotFound}
 		}
@@ -32,9 +32,7 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		s.stats.servedPuts.Add(1)
 		return peer.Response{}
 	case peer.OpDelete:
-		s.mu.Lock()
-		s.local.Delete(req.Key)
-		s.mu.Unlock()
+		s.mem.delete(req.Key)
 		return peer.Response{}
 	}
 	return peer.Response{Status: peer.StatusInvalid}

@@ -19,13 +19,25 @@ type Stats struct {
 	ServedGets   uint64 // peer Gets this node answered with a record
 	ServedPuts   uint64 // peer Puts this node stored
 
-	RingNodes int // members on the ring, this one included
+	Replicated    uint64 // records sent to replicas
+	Repaired      uint64 // records copied back to an owner that lacked them (read repair)
+	Rebalanced    uint64 // records sent to new owners after a ring change
+	HandedOff     uint64 // records handed over by Leave
+	CopyErrors    uint64 // copies a member did not take (down, slow, full)
+	CopiesDropped uint64 // copies dropped because the queue was full
+
+	RingNodes   int     // members on the ring, this one included
+	RingShare   float64 // the fraction of IDs this node owns
+	RingChanges uint64
+	Rebalancing bool // records may still be moving after a ring change
 }
 
 type counters struct {
 	localHits, remoteHits, misses, remoteErrors atomic.Uint64
 	localPuts, remotePuts                       atomic.Uint64
 	servedGets, servedPuts                      atomic.Uint64
+	replicated, repaired, rebalanced, handedOff atomic.Uint64
+	copyErrors, copiesDropped, ringChanges      atomic.Uint64
 }
 
 // Stats returns a snapshot of the store's counters and gauges.
@@ -40,13 +52,21 @@ func (s *Store) Stats() Stats {
 		RemotePuts:   s.stats.remotePuts.Load(),
 		ServedGets:   s.stats.servedGets.Load(),
 		ServedPuts:   s.stats.servedPuts.Load(),
+
+		Replicated:    s.stats.replicated.Load(),
+		Repaired:      s.stats.repaired.Load(),
+		Rebalanced:    s.stats.rebalanced.Load(),
+		HandedOff:     s.stats.handedOff.Load(),
+		CopyErrors:    s.stats.copyErrors.Load(),
+		CopiesDropped: s.stats.copiesDropped.Load(),
+		RingChanges:   s.stats.ringChanges.Load(),
 	}
-	if r := s.view.Load().ring; r != nil {
-		st.RingNodes = r.Len()
+	v := s.view.Load()
+	if v.ring != nil {
+		st.RingNodes = v.ring.Len()
+		st.RingShare = v.ring.Share(s.self)
 	}
-	s.mu.Lock()
-	st.Sessions, st.Bytes = s.local.Len(), s.local.Bytes()
-	st.Evictions, st.Expirations = s.local.Evictions, s.local.Expirations
-	s.mu.Unlock()
+	st.Rebalancing = v.prev != nil
+	st.Sessions, st.Bytes, st.Evictions, st.Expirations = s.mem.usage()
 	return st
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/store/peer"
-	"github.com/sessionmesh/sessionmesh/store/shard"
 )
 
 // Errors callers branch on.
@@ -58,10 +58,20 @@ type Config struct {
 	// secret. Required; there is no plaintext mode.
 	TLS *tls.Config
 
-	// MaxBytes bounds the memory the local shard may use, entries' overhead
+	// MaxBytes bounds the memory this node's records may use, their overhead
 	// included (shard.Cost: about 260 bytes for a TLS 1.3 session).
 	// Default 256 MiB, about a million sessions.
 	MaxBytes int64
+
+	// Replicas is how many members hold each record: its owner and the next
+	// Replicas−1 distinct members of the ring. With 2, a node can die
+	// without its sessions going with it. Default 2.
+	Replicas int
+
+	// RebalanceRate bounds how many records per second this node sends to
+	// their new owners after the membership changes, so that a rebalance
+	// never starves the handshake path. Default 10 000.
+	RebalanceRate int
 
 	// ExpiryInterval is how often expired records are swept out of memory.
 	// They are never served in between, and are the first to go when memory
@@ -75,8 +85,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Store is the sharded session store: each record lives on the member the
-// ring assigns its ID to, and any member can read it from there. It is safe
+// Store is the sharded session store: each record lives on the members the
+// ring assigns its ID to, and any member can read it from them. It is safe
 // for concurrent use.
 type Store struct {
 	cfg    Config
@@ -85,14 +95,16 @@ type Store struct {
 	logger *slog.Logger
 	server *peer.Server
 	ln     net.Listener
+	mem    *local
 	group  singleflight.Group // coalesces fetches of one ID
+	stats  counters
 
-	view atomic.Pointer[view] // the current ring and peer clients
+	viewMu sync.Mutex           // serializes view changes; readers use view without it
+	view   atomic.Pointer[view] // the current ring and peer clients
 
-	mu    sync.Mutex // guards local
-	local *shard.Shard
-
-	stats counters
+	copies    chan copyTask // records to send to other members, in the background
+	rebalance chan struct{} // 1-buffered: the ring changed
+	leaving   atomic.Bool   // Leave has begun: the rebalancer stands aside
 
 	closeOnce sync.Once
 	stop      chan struct{}  // closed by Close
@@ -110,6 +122,12 @@ func New(m Membership, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 256 << 20
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 2
+	}
+	if cfg.RebalanceRate <= 0 {
+		cfg.RebalanceRate = 10_000
 	}
 	if cfg.ExpiryInterval <= 0 {
 		cfg.ExpiryInterval = time.Minute
@@ -136,34 +154,34 @@ func New(m Membership, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("store: listen for peers: %w", err)
 	}
 	s := &Store{
-		cfg:    cfg,
-		self:   self,
-		m:      m,
-		logger: cfg.Logger,
-		ln:     ln,
-		local:  shard.New(cfg.MaxBytes),
-		stop:   make(chan struct{}),
+		cfg:       cfg,
+		self:      self,
+		m:         m,
+		logger:    cfg.Logger,
+		ln:        ln,
+		mem:       newLocal(cfg.MaxBytes),
+		copies:    make(chan copyTask, copyQueue),
+		rebalance: make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 	}
-	s.view.Store(&view{})
+	s.view.Store(&view{self: self, replicas: cfg.Replicas})
 	s.server = peer.NewServer(peer.HandlerFunc(s.servePeer), cfg.TLS, s.logger)
 
 	changes, stopWatch := m.Watch()
-	s.wg.Add(3)
-	go func() {
-		defer s.wg.Done()
+	s.goroutine(func() {
 		if err := s.server.Serve(ln); err != peer.ErrServerClosed {
 			s.logger.Error("peer server stopped", "err", err)
 		}
-	}()
-	go func() {
-		defer s.wg.Done()
+	})
+	s.goroutine(func() {
 		defer stopWatch()
 		s.follow(changes)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.sweep()
-	}()
+	})
+	s.goroutine(s.sweep)
+	s.goroutine(s.rebalancer)
+	for range copyWorkers {
+		s.goroutine(s.copier)
+	}
 
 	if err := m.Advertise(ln.Addr().String(), peer.Version); err != nil {
 		s.Close()
@@ -171,6 +189,15 @@ func New(m Membership, cfg Config) (*Store, error) {
 	}
 	s.logger.Info("session store serving peers", "addr", ln.Addr().String())
 	return s, nil
+}
+
+// goroutine runs f on a goroutine the store owns: Close waits for it.
+func (s *Store) goroutine(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
 }
 
 // Addr returns the address the peer data channel listens on.
@@ -199,9 +226,11 @@ func (s *Store) NewID() string {
 	return string(b[:])
 }
 
-// Put stores r under id until r.Expires. A record this node owns is stored
-// locally at once; one owned by another member is sent to it, within ctx,
-// and kept locally too if that fails.
+// Put stores r under id until r.Expires, on every member that should hold it.
+// If this node is one of them, the record is stored here at once and sent to
+// the others in the background; otherwise the first of them that answers
+// within ctx stores it, and the rest get it in the background. If none
+// answers, this node keeps it.
 func (s *Store) Put(ctx context.Context, id string, r Record) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -217,27 +246,34 @@ func (s *Store) Put(ctx context.Context, id string, r Record) error {
 		return ErrClosed
 	}
 	v := s.view.Load()
-	owner := v.owner(id)
-	if owner == nil {
-		return s.putLocal(id, val, r.Expires)
+	owners := v.placement(id)
+	if v.holds(id) {
+		err := s.putLocal(id, val, r.Expires)
+		s.copy(id, val, others(owners, s.self), &s.stats.replicated)
+		return err
 	}
-	resp, err := owner.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val})
-	if err == nil && resp.Status == peer.StatusOK {
-		s.stats.remotePuts.Add(1)
-		return nil
+	for i, o := range owners {
+		c := v.clients[o]
+		if c == nil {
+			continue
+		}
+		resp, err := c.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val})
+		if err == nil && resp.Status == peer.StatusOK {
+			s.stats.remotePuts.Add(1)
+			s.copy(id, val, others(owners[i+1:], s.self), &s.stats.replicated)
+			return nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	if err == nil {
-		err = fmt.Errorf("peer %s refused the record: %v", owner.Addr(), resp.Status)
-	}
-	s.logger.Debug("remote put failed; keeping the record locally", "owner", owner.Addr(), "err", err)
+	s.logger.Debug("no owner took the record; keeping it here")
+	s.copy(id, val, others(owners, s.self), &s.stats.replicated)
 	return s.putLocal(id, val, r.Expires)
 }
 
 func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
-	s.mu.Lock()
-	ok := s.local.Put(id, val, expires, s.cfg.Now())
-	s.mu.Unlock()
-	if !ok {
+	if !s.mem.put(id, val, expires, s.cfg.Now()) {
 		return fmt.Errorf("store: record of %d bytes does not fit in %d", len(val), s.cfg.MaxBytes)
 	}
 	s.stats.localPuts.Add(1)
@@ -245,9 +281,10 @@ func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
 }
 
 // Get returns the record stored under id: from this node's memory if it is
-// there, otherwise from the member that owns id, within ctx. It returns
-// ErrNotFound if no valid record is found, or the error that prevented the
-// lookup (a context error, an unreachable owner).
+// there, otherwise from the members that should hold it — owner first, then
+// replicas, then previous owners while records move — sharing ctx's time
+// among them. It returns ErrNotFound if no member has a valid record, or the
+// error that kept it from asking one.
 func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	if err := checkID(id); err != nil {
 		return Record{}, err
@@ -255,45 +292,78 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	if s.isClosed() {
 		return Record{}, ErrClosed
 	}
-	if val, ok := s.getLocal(id); ok {
+	if val, ok := s.mem.get(id, s.cfg.Now()); ok {
 		s.stats.localHits.Add(1)
 		return s.decode(val)
 	}
-	owner := s.view.Load().owner(id)
-	if owner == nil {
+	v := s.view.Load()
+	owners := others(v.owners(id), s.self)
+	if len(owners) == 0 {
 		s.stats.misses.Add(1)
 		return Record{}, ErrNotFound
 	}
 	// Concurrent lookups of one ID (a client offering the same ticket on
-	// several connections at once) share one request.
-	v, err := s.group.Do(id, func() (any, error) {
-		resp, err := owner.Do(ctx, &peer.Request{Op: peer.OpGet, Key: id})
-		switch {
-		case err != nil:
-			return nil, err
-		case resp.Status == peer.StatusNotFound:
-			return nil, ErrNotFound
-		case resp.Status != peer.StatusOK:
-			return nil, fmt.Errorf("store: peer %s answered %v", owner.Addr(), resp.Status)
-		}
-		return resp.Value, nil
-	})
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			s.stats.misses.Add(1)
-		} else {
-			s.stats.remoteErrors.Add(1)
-		}
+	// several connections at once) share one search.
+	val, err := s.group.Do(id, func() (any, error) { return s.fetch(ctx, v, id, owners) })
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.stats.misses.Add(1)
+		return Record{}, err
+	case err != nil:
+		s.stats.remoteErrors.Add(1)
 		return Record{}, err
 	}
 	s.stats.remoteHits.Add(1)
-	return s.decode(v.([]byte))
+	return s.decode(val.([]byte))
 }
 
-func (s *Store) getLocal(id string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.local.Get(id, s.cfg.Now())
+// fetch asks owners in turn, each with an equal share of the time left, so
+// that one slow member cannot use up the whole budget. A record found after
+// an owner said it had none is copied back to that owner (read repair: it
+// restarted, or it joined before records reached it).
+func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) ([]byte, error) {
+	var firstErr error
+	var missing []string
+	for i, o := range owners {
+		c := v.clients[o]
+		if c == nil {
+			continue
+		}
+		actx, cancel := share(ctx, len(owners)-i)
+		resp, err := c.Do(actx, &peer.Request{Op: peer.OpGet, Key: id})
+		cancel()
+		switch {
+		case err == nil && resp.Status == peer.StatusOK:
+			s.copy(id, resp.Value, missing, &s.stats.repaired)
+			return resp.Value, nil
+		case err == nil && resp.Status == peer.StatusNotFound:
+			missing = append(missing, o)
+		case err == nil:
+			err = fmt.Errorf("store: peer %s answered %v", c.Addr(), resp.Status)
+			fallthrough
+		default:
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr // the record may well be on the member we could not ask
+	}
+	return nil, ErrNotFound
+}
+
+// share returns a context for one of n remaining attempts: an nth of the
+// time ctx has left.
+func share(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok || n <= 1 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(d)/time.Duration(n))
 }
 
 // decode parses a stored record and checks that it is still valid.
@@ -308,25 +378,28 @@ func (s *Store) decode(val []byte) (Record, error) {
 	return r, nil
 }
 
-// Delete removes the record under id here and at its owner, within ctx.
+// Delete removes the record under id here and on every member that should
+// hold it, within ctx.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.local.Delete(id)
-	s.mu.Unlock()
-	if owner := s.view.Load().owner(id); owner != nil {
-		if _, err := owner.Do(ctx, &peer.Request{Op: peer.OpDelete, Key: id}); err != nil {
-			return fmt.Errorf("store: delete at %s: %w", owner.Addr(), err)
+	s.mem.delete(id)
+	v := s.view.Load()
+	var errs []error
+	for _, o := range others(v.owners(id), s.self) {
+		if c := v.clients[o]; c != nil {
+			if _, err := c.Do(ctx, &peer.Request{Op: peer.OpDelete, Key: id}); err != nil {
+				errs = append(errs, fmt.Errorf("store: delete at %s: %w", o, err))
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Close withdraws this node from the ring, stops serving peers, and stops
-// and waits for every goroutine of the store. Records held here are lost
-// (unless replicated elsewhere). Close is safe to call twice.
+// Close stops serving peers and stops and waits for every goroutine of the
+// store; records held only here are lost. Call Leave first to hand them
+// over. Close is safe to call twice.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if err := s.m.Advertise("", peer.Version); err != nil && !errors.Is(err, cluster.ErrClosed) {
@@ -358,10 +431,7 @@ func (s *Store) sweep() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.mu.Lock()
-			n := s.local.Expire(s.cfg.Now())
-			s.mu.Unlock()
-			if n > 0 {
+			if n := s.mem.expire(s.cfg.Now()); n > 0 {
 				s.logger.Debug("expired records dropped", "count", n)
 			}
 		}
@@ -373,4 +443,9 @@ func checkID(id string) error {
 		return fmt.Errorf("store: ID of %d bytes; want 1 to %d", len(id), peer.MaxKey)
 	}
 	return nil
+}
+
+// others returns names without self.
+func others(names []string, self string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == self })
 }

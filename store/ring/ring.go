@@ -82,6 +82,26 @@ func (r *Ring) Has(node string) bool {
 	return ok
 }
 
+// Share returns the fraction of the ring, and so of keys, that node owns.
+func (r *Ring) Share(node string) float64 {
+	i, ok := slices.BinarySearch(r.nodes, node)
+	if !ok {
+		return 0
+	}
+	if len(r.nodes) == 1 {
+		return 1
+	}
+	// A point owns the arc from the previous point up to itself.
+	var owned uint64
+	for j, p := range r.points {
+		if int(p.node) == i {
+			prev := r.points[(j+len(r.points)-1)%len(r.points)].hash
+			owned += p.hash - prev // wraps around correctly for the first point
+		}
+	}
+	return float64(owned) / (1 << 64)
+}
+
 // Owner returns the node that owns key, or "" if the ring is empty.
 func (r *Ring) Owner(key string) string {
 	if len(r.points) == 0 {

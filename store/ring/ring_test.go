@@ -115,6 +115,26 @@ func TestBalance(t *testing.T) {
 	}
 }
 
+func TestShare(t *testing.T) {
+	// By hand: nodes "2", "4", "6" at 20 21 22 | 40 41 42 | 60 61 62. Node 4
+	// owns (22, 42]: 20 of the 2⁶⁴ positions.
+	r := New([]string{"2", "4", "6"}, 3, atoiHash)
+	if got, want := r.Share("4"), 20.0/(1<<64); got != want {
+		t.Errorf("Share(4) = %g, want %g", got, want)
+	}
+	if r.Share("nope") != 0 || New([]string{"x"}, 0, nil).Share("x") != 1 {
+		t.Error("Share of an absent or a lone node")
+	}
+	r = New(nodeNames(10), 0, nil)
+	total := 0.0
+	for _, n := range r.Nodes() {
+		total += r.Share(n)
+	}
+	if total < 0.999999 || total > 1.000001 {
+		t.Errorf("shares add up to %v", total)
+	}
+}
+
 // TestMinimalMovement: adding an 11th node moves about 1/11 of the keys, all
 // of them to the new node; removing it moves them back.
 func TestMinimalMovement(t *testing.T) {

@@ -93,6 +93,24 @@ func (s *Shard) Get(key string, now time.Time) ([]byte, bool) {
 	return e.value, true
 }
 
+// Peek returns the value and expiry stored under key without marking it
+// used; an expired entry is reported missing (and left for Expire).
+func (s *Shard) Peek(key string, now time.Time) ([]byte, time.Time, bool) {
+	e, ok := s.items[key]
+	if !ok || e.expires <= now.UnixNano() {
+		return nil, time.Time{}, false
+	}
+	return e.value, time.Unix(0, e.expires), true
+}
+
+// Keys appends the keys of all entries, expired ones included, to dst.
+func (s *Shard) Keys(dst []string) []string {
+	for k := range s.items {
+		dst = append(dst, k)
+	}
+	return dst
+}
+
 // Delete drops the entry under key and reports whether there was one.
 func (s *Shard) Delete(key string) bool {
 	e, ok := s.items[key]

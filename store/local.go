@@ -1,0 +1,107 @@
+package store
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/sessionmesh/sessionmesh/store/shard"
+)
+
+// local is this node's memory: the byte budget split over stripes, each a
+// shard behind its own lock, so that concurrent handshakes rarely wait for
+// each other and a scan of every key pauses one stripe at a time.
+type local struct {
+	seed    maphash.Seed
+	stripes []stripe
+}
+
+type stripe struct {
+	mu sync.Mutex // guards s
+	s  *shard.Shard
+}
+
+// stripeBytes is the least budget a stripe gets: below it, stripes would
+// make least-recently-used eviction too coarse to be worth the concurrency.
+const stripeBytes = 4 << 20
+
+func newLocal(budget int64) *local {
+	n := 1
+	for n < 16 && budget/int64(2*n) >= stripeBytes {
+		n *= 2
+	}
+	l := &local{seed: maphash.MakeSeed(), stripes: make([]stripe, n)}
+	for i := range l.stripes {
+		l.stripes[i].s = shard.New(budget / int64(n))
+	}
+	return l
+}
+
+func (l *local) stripe(id string) *stripe {
+	return &l.stripes[maphash.String(l.seed, id)&uint64(len(l.stripes)-1)]
+}
+
+func (l *local) put(id string, val []byte, expires, now time.Time) bool {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.s.Put(id, val, expires, now)
+}
+
+func (l *local) get(id string, now time.Time) ([]byte, bool) {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.s.Get(id, now)
+}
+
+func (l *local) peek(id string, now time.Time) ([]byte, time.Time, bool) {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.s.Peek(id, now)
+}
+
+func (l *local) delete(id string) {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.Delete(id)
+}
+
+// keys returns every key held, one stripe at a time.
+func (l *local) keys() []string {
+	var ks []string
+	for i := range l.stripes {
+		st := &l.stripes[i]
+		st.mu.Lock()
+		ks = st.s.Keys(ks)
+		st.mu.Unlock()
+	}
+	return ks
+}
+
+func (l *local) expire(now time.Time) int {
+	n := 0
+	for i := range l.stripes {
+		st := &l.stripes[i]
+		st.mu.Lock()
+		n += st.s.Expire(now)
+		st.mu.Unlock()
+	}
+	return n
+}
+
+// usage sums the stripes' gauges and counters.
+func (l *local) usage() (sessions int, bytes int64, evictions, expirations uint64) {
+	for i := range l.stripes {
+		st := &l.stripes[i]
+		st.mu.Lock()
+		sessions += st.s.Len()
+		bytes += st.s.Bytes()
+		evictions += st.s.Evictions
+		expirations += st.s.Expirations
+		st.mu.Unlock()
+	}
+	return
+}
