@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // Config describes one node. The constructor copies it and never writes back.
@@ -49,6 +51,11 @@ type Config struct {
 	// Default: discard.
 	Logger *slog.Logger
 
+	// Transport, if set, carries gossip instead of memberlist's own UDP and
+	// TCP listeners on BindAddr (whose host and port are then ignored): for
+	// unusual networks, and for tests that cut the network. Default: nil.
+	Transport memberlist.NodeAwareTransport
+
 	// Timing tunes failure detection and gossip; zero fields take LANTiming's
 	// values. LocalConfig and LANConfig fill it in.
 	Timing Timing
@@ -82,6 +89,13 @@ type Timing struct {
 	// DeadNodeReclaimTime is how long after a member died or left its name may
 	// come back from a new address (a restarted process on a new port or pod IP).
 	DeadNodeReclaimTime time.Duration
+	// ReconnectInterval is how often a node tries to reach members it
+	// declared dead. memberlist never does, so after a partition the two
+	// sides would stay apart. Attempts back off, doubling up to 16 times the
+	// interval, and stop after ReconnectTimeout.
+	ReconnectInterval time.Duration
+	// ReconnectTimeout is how long after a member died reconnection stops.
+	ReconnectTimeout time.Duration
 }
 
 // LANTiming is for nodes on one network: failures detected in a few seconds,
@@ -97,6 +111,8 @@ func LANTiming() Timing {
 		PushPullInterval:    15 * time.Second,
 		TCPTimeout:          5 * time.Second,
 		DeadNodeReclaimTime: 10 * time.Second,
+		ReconnectInterval:   10 * time.Second,
+		ReconnectTimeout:    24 * time.Hour,
 	}
 }
 
@@ -113,6 +129,8 @@ func LocalTiming() Timing {
 		PushPullInterval:    2 * time.Second,
 		TCPTimeout:          2 * time.Second,
 		DeadNodeReclaimTime: time.Second,
+		ReconnectInterval:   time.Second,
+		ReconnectTimeout:    time.Hour,
 	}
 }
 
@@ -150,5 +168,7 @@ func (t Timing) withDefaults() Timing {
 	set(&t.PushPullInterval, d.PushPullInterval)
 	set(&t.TCPTimeout, d.TCPTimeout)
 	set(&t.DeadNodeReclaimTime, d.DeadNodeReclaimTime)
+	set(&t.ReconnectInterval, d.ReconnectInterval)
+	set(&t.ReconnectTimeout, d.ReconnectTimeout)
 	return t
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -21,7 +22,8 @@ type memberSet struct {
 
 	mu       sync.Mutex // guards everything below; never held while calling memberlist
 	byName   map[string]Member
-	sorted   []Member // byName's values sorted by name; replaced, never modified
+	failed   map[string]*failed // members declared dead, to try again
+	sorted   []Member           // byName's values sorted by name; replaced, never modified
 	watchers map[chan struct{}]struct{}
 	closed   bool
 }
@@ -31,6 +33,7 @@ func newMemberSet(self string, logger *slog.Logger) *memberSet {
 		self:     self,
 		logger:   logger,
 		byName:   make(map[string]Member),
+		failed:   make(map[string]*failed),
 		watchers: make(map[chan struct{}]struct{}),
 	}
 }
@@ -52,6 +55,7 @@ func (s *memberSet) update(nd *memberlist.Node) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.failed, m.Name)
 	if old, ok := s.byName[m.Name]; ok && old.equal(m) {
 		return
 	}
@@ -60,12 +64,20 @@ func (s *memberSet) update(nd *memberlist.Node) {
 }
 
 // remove forgets a node that died or left. It runs under memberlist's lock.
+// The node is remembered for reconnection: memberlist's callback does not say
+// whether it left or failed (Node.State is not kept up to date), and dialing a
+// node that left costs a refused connection now and then, while not dialing
+// one that is only behind a partition would keep the cluster split.
 func (s *memberSet) remove(nd *memberlist.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.byName[nd.Name]; !ok {
+	m, ok := s.byName[nd.Name]
+	if !ok {
 		return
 	}
+	now := time.Now()
+	s.failed[nd.Name] = &failed{addr: m.Addr, since: now, next: now}
+	s.logger.Info("member gone", "member", nd.Name)
 	delete(s.byName, nd.Name)
 	s.changedLocked()
 }
@@ -83,6 +95,33 @@ func (s *memberSet) changedLocked() {
 		default: // a notification is already pending
 		}
 	}
+}
+
+// failures returns a copy of the members to reconnect to.
+func (s *memberSet) failures() map[string]failed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]failed, len(s.failed))
+	for name, f := range s.failed {
+		out[name] = *f
+	}
+	return out
+}
+
+// backOff schedules the next reconnection attempt to name.
+func (s *memberSet) backOff(name string, now time.Time, interval time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.failed[name]; ok {
+		f.wait = min(max(2*f.wait, interval), 16*interval)
+		f.next = now.Add(f.wait)
+	}
+}
+
+func (s *memberSet) forgetFailure(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failed, name)
 }
 
 func (s *memberSet) list() []Member {

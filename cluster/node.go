@@ -32,7 +32,8 @@ type Node struct {
 	timing  Timing
 
 	members *memberSet
-	stop    chan struct{} // closed by Close: ends Join's retries
+	stop    chan struct{} // closed by Close: ends Join's retries and the reconnect loop
+	done    chan struct{} // closed when the reconnect loop has returned
 
 	mu     sync.Mutex // guards left and closed; orders Leave, Advertise and Close
 	left   bool
@@ -87,6 +88,7 @@ func New(cfg Config) (*Node, error) {
 		started: time.Now(),
 		timing:  cfg.Timing,
 		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 		shares:  make(map[string]Shared),
 	}
 	n.members = newMemberSet(n.name, n.logger)
@@ -109,6 +111,7 @@ func New(cfg Config) (*Node, error) {
 	ln := n.ml.LocalNode()
 	n.host = ln.Addr.String()
 	n.addr = net.JoinHostPort(n.host, strconv.Itoa(int(ln.Port)))
+	go n.reconnect()
 	return n, nil
 }
 
@@ -151,6 +154,10 @@ func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	mc.TCPTimeout = t.TCPTimeout
 	mc.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 	mc.GossipToTheDeadTime = t.PushPullInterval
+	if cfg.Transport != nil {
+		mc.Transport = cfg.Transport
+		mc.BindPort, mc.AdvertisePort = 0, 0 // the transport's own
+	}
 	return mc, nil
 }
 
@@ -270,6 +277,7 @@ func (n *Node) Close() error {
 	n.mu.Unlock()
 
 	close(n.stop)
+	<-n.done
 	err := n.ml.Shutdown()
 	n.members.close()
 	if err != nil {

@@ -37,9 +37,11 @@ func (s *Store) copy(id string, val []byte, to []string, counter *atomic.Uint64)
 	if len(to) == 0 {
 		return
 	}
+	s.stats.copiesPending.Add(1)
 	select {
 	case s.copies <- copyTask{id, val, to, counter}:
 	default:
+		s.stats.copiesPending.Add(-1)
 		s.stats.copiesDropped.Add(1)
 	}
 }
@@ -52,6 +54,7 @@ func (s *Store) copier() {
 			return
 		case t := <-s.copies:
 			s.send(t.id, t.val, t.to, t.counter)
+			s.stats.copiesPending.Add(-1)
 		}
 	}
 }

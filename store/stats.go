@@ -25,6 +25,7 @@ type Stats struct {
 	HandedOff     uint64 // records handed over by Leave
 	CopyErrors    uint64 // copies a member did not take (down, slow, full)
 	CopiesDropped uint64 // copies dropped because the queue was full
+	CopiesPending int64  // copies queued or being sent now
 
 	RingNodes   int     // members on the ring, this one included
 	RingShare   float64 // the fraction of IDs this node owns
@@ -38,6 +39,7 @@ type counters struct {
 	servedGets, servedPuts                      atomic.Uint64
 	replicated, repaired, rebalanced, handedOff atomic.Uint64
 	copyErrors, copiesDropped, ringChanges      atomic.Uint64
+	copiesPending                               atomic.Int64
 }
 
 // Stats returns a snapshot of the store's counters and gauges.
@@ -59,6 +61,7 @@ func (s *Store) Stats() Stats {
 		HandedOff:     s.stats.handedOff.Load(),
 		CopyErrors:    s.stats.copyErrors.Load(),
 		CopiesDropped: s.stats.copiesDropped.Load(),
+		CopiesPending: s.stats.copiesPending.Load(),
 		RingChanges:   s.stats.ringChanges.Load(),
 	}
 	v := s.view.Load()

@@ -73,6 +73,10 @@ type Config struct {
 	// never starves the handshake path. Default 10 000.
 	RebalanceRate int
 
+	// Dial opens connections to peers: for unusual networks, and for tests
+	// that cut the network. Default: a net.Dialer with TCP keepalives.
+	Dial peer.DialFunc
+
 	// ExpiryInterval is how often expired records are swept out of memory.
 	// They are never served in between, and are the first to go when memory
 	// is short. Default one minute.

@@ -108,7 +108,7 @@ func (s *Store) rebuild(members []cluster.Member) {
 		if c, ok := old.clients[m.Name]; ok && c.Addr() == m.DataAddr {
 			next.clients[m.Name] = c
 		} else {
-			next.clients[m.Name] = peer.NewClient(m.DataAddr, s.cfg.TLS, s.logger)
+			next.clients[m.Name] = peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
 		}
 	}
 	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
+	"github.com/sessionmesh/sessionmesh/internal/faultnet"
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 	"github.com/sessionmesh/sessionmesh/store"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
@@ -36,6 +37,10 @@ type Options struct {
 	// Tickets switches the nodes to ticket mode, with these key settings
 	// (CheckInterval defaults to 10ms here, so tests need not wait).
 	Tickets *ticketkeys.Config
+
+	// Net, if set, gives each node its own loopback address on a network
+	// the test can partition.
+	Net *faultnet.Network
 }
 
 // Cluster is a set of in-process nodes sharing one secret.
@@ -82,15 +87,50 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 // AddNode starts one more node and joins it to the cluster (if there is one).
 func (c *Cluster) AddNode() *Node {
 	c.t.Helper()
-	name := fmt.Sprintf("node-%d", len(c.Nodes))
+	nd := c.start(fmt.Sprintf("node-%d", len(c.Nodes)))
+	c.Nodes = append(c.Nodes, nd)
+	return nd
+}
+
+// Restart stops node i the way a deploy does — the store hands its records
+// over, the node leaves the cluster — and starts a fresh process-like node
+// under the same name, on new ports, which joins again.
+func (c *Cluster) Restart(i int) *Node {
+	c.t.Helper()
+	old := c.Nodes[i]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := old.Store.Leave(ctx); err != nil {
+		c.t.Fatalf("%s: store leave: %v", old.Name, err)
+	}
+	if err := old.Cluster.Leave(5 * time.Second); err != nil {
+		c.t.Fatalf("%s: leave: %v", old.Name, err)
+	}
+	old.Stop()
+	c.Nodes[i] = c.start(old.Name)
+	return c.Nodes[i]
+}
+
+// start starts a node named name and joins it to the first running node.
+func (c *Cluster) start(name string) *Node {
+	c.t.Helper()
 	logger := c.opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("node", name)
+	host := "127.0.0.1"
 
 	cc := cluster.LocalConfig()
 	cc.Name, cc.Secret, cc.Logger = name, c.Secret, logger
+	if c.opts.Net != nil {
+		host = c.opts.Net.Add(name)
+		tr, err := c.opts.Net.Transport(name)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		cc.Transport = tr
+	}
 	cn, err := cluster.New(cc)
 	if err != nil {
 		c.t.Fatal(err)
@@ -98,7 +138,10 @@ func (c *Cluster) AddNode() *Node {
 	nd := &Node{Name: name, Cluster: cn}
 	c.t.Cleanup(nd.Stop)
 
-	sc := store.Config{Addr: "127.0.0.1:0", TLS: cn.PeerTLS(), Logger: logger}
+	sc := store.Config{Addr: net.JoinHostPort(host, "0"), TLS: cn.PeerTLS(), Logger: logger}
+	if c.opts.Net != nil {
+		sc.Dial = c.opts.Net.Dialer(name)
+	}
 	if c.opts.Store != nil {
 		c.opts.Store(&sc)
 	}
@@ -127,16 +170,47 @@ func (c *Cluster) AddNode() *Node {
 		nd.Tickets = tlsadapter.NewTickets(nd.Keys, acfg)
 		adapter = nd.Tickets
 	}
-	if len(c.Nodes) > 0 {
+	for _, seed := range c.Nodes {
+		if seed.Stopped() || seed.Name == name {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := cn.Join(ctx, c.Nodes[0].Cluster.Addr()); err != nil {
+		err := cn.Join(ctx, seed.Cluster.Addr())
+		cancel()
+		if err != nil {
 			c.t.Fatal(err)
 		}
+		break
 	}
-	nd.serve(c.t, adapter.TLSConfig(&tls.Config{Certificates: []tls.Certificate{c.Cert}}))
-	c.Nodes = append(c.Nodes, nd)
+	nd.serve(c.t, host, adapter.TLSConfig(&tls.Config{Certificates: []tls.Certificate{c.Cert}}))
 	return nd
+}
+
+// Running returns the nodes not stopped.
+func (c *Cluster) Running() []*Node {
+	var out []*Node
+	for _, nd := range c.Nodes {
+		if !nd.Stopped() {
+			out = append(out, nd)
+		}
+	}
+	return out
+}
+
+// WaitSettled waits until every running node has n members on its ring and
+// no records moving.
+func (c *Cluster) WaitSettled(n int) {
+	c.t.Helper()
+	c.WaitRing(n)
+	deadline := time.Now().Add(60 * time.Second)
+	for _, nd := range c.Running() {
+		for nd.Store.Stats().Rebalancing {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s is still rebalancing", nd.Name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // WaitRing waits until every running node has n members on its ring.
@@ -191,8 +265,8 @@ func (c *Cluster) WaitTicketKeys(old ...uint64) uint64 {
 
 // serve runs a TLS server that greets each connection with the node's name.
 // The greeting matters: a TLS 1.3 client takes its ticket only when it reads.
-func (nd *Node) serve(t testing.TB, cfg *tls.Config) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func (nd *Node) serve(t testing.TB, host string, cfg *tls.Config) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

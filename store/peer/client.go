@@ -38,6 +38,7 @@ const (
 type Client struct {
 	addr   string
 	tls    *tls.Config
+	dialer DialFunc
 	logger *slog.Logger
 	ctx    context.Context // canceled by Close; aborts a dial in progress
 	cancel context.CancelFunc
@@ -53,19 +54,26 @@ type Client struct {
 	wg sync.WaitGroup // dial goroutines
 }
 
+// DialFunc opens the raw connection to a peer; net.Dialer's DialContext is one.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // NewClient returns a client for the peer at addr. tlsConfig must present a
 // client certificate the peer trusts; if its ServerName is empty, addr's host
-// is verified.
-func NewClient(addr string, tlsConfig *tls.Config, logger *slog.Logger) *Client {
+// is verified. dial opens connections (nil: a net.Dialer with TCP keepalives);
+// logger may be nil.
+func NewClient(addr string, tlsConfig *tls.Config, dial DialFunc, logger *slog.Logger) *Client {
 	cfg := tlsConfig.Clone()
 	if cfg.ServerName == "" {
 		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	if dial == nil {
+		dial = (&net.Dialer{KeepAlive: 15 * time.Second}).DialContext
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Client{addr: addr, tls: cfg, logger: logger, ctx: ctx, cancel: cancel}
+	return &Client{addr: addr, tls: cfg, dialer: dial, logger: logger, ctx: ctx, cancel: cancel}
 }
 
 // Addr returns the peer's address.
@@ -158,8 +166,7 @@ func (c *Client) dial(done chan struct{}) {
 func (c *Client) open() (*conn, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, DialTimeout)
 	defer cancel()
-	d := net.Dialer{KeepAlive: 15 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", c.addr)
+	raw, err := c.dialer(ctx, "tcp", c.addr)
 	if err != nil {
 		return nil, err
 	}

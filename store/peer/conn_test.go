@@ -104,7 +104,7 @@ func TestTimeoutInsideFrame(t *testing.T) {
 			c.Write(out)
 		}
 	}()
-	c := NewClient(ln.Addr().String(), peerTLS(t, "client", secret), nil)
+	c := NewClient(ln.Addr().String(), peerTLS(t, "client", secret), nil, nil)
 	defer c.Close()
 	cn, _, err := c.connect(ctxTimeout(t, 5*time.Second))
 	if err != nil {

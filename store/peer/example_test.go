@@ -30,7 +30,7 @@ func Example() {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	c := peer.NewClient(ln.Addr().String(), clientTLS, nil)
+	c := peer.NewClient(ln.Addr().String(), clientTLS, nil, nil)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

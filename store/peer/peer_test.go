@@ -82,7 +82,7 @@ func serve(t *testing.T, h Handler) *fixture {
 
 func (f *fixture) client(t *testing.T) *Client {
 	t.Helper()
-	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil)
+	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil, nil)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -239,7 +239,7 @@ func isConnRefused(err error) bool {
 // TestWrongSecret: a client with another cluster's secret cannot read.
 func TestWrongSecret(t *testing.T) {
 	f := serve(t, &mapHandler{m: map[string][]byte{"k": []byte("secret session")}})
-	c := NewClient(f.addr, peerTLS(t, "intruder", cluster.NewSecret()), nil)
+	c := NewClient(f.addr, peerTLS(t, "intruder", cluster.NewSecret()), nil, nil)
 	defer c.Close()
 	r, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"})
 	if err == nil {
@@ -283,7 +283,7 @@ func TestGarbage(t *testing.T) {
 
 func TestCloseFailsRequestsInFlight(t *testing.T) {
 	f := serve(t, &mapHandler{delay: time.Second})
-	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil)
+	c := NewClient(f.addr, peerTLS(t, "client", f.secret), nil, nil)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Do(context.Background(), &Request{Op: OpGet, Key: "k"})
