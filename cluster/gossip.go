@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -50,9 +51,15 @@ func (e events) NotifyLeave(nd *memberlist.Node)  { e.s.remove(nd) }
 
 // logWriter turns memberlist's log lines ("[DEBUG] memberlist: ...") into
 // leveled slog records.
-type logWriter struct{ l *slog.Logger }
+type logWriter struct {
+	l     *slog.Logger
+	quiet *atomic.Bool
+}
 
 func (w logWriter) Write(p []byte) (int, error) {
+	if w.quiet.Load() {
+		return len(p), nil
+	}
 	sc := bufio.NewScanner(bytes.NewReader(p))
 	for sc.Scan() {
 		level, msg := parseLogLine(sc.Text())

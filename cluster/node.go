@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -31,6 +32,7 @@ type Node struct {
 	ml      *memberlist.Memberlist
 	timing  Timing
 
+	quiet   atomic.Bool // set by Close: drop memberlist's log lines
 	members *memberSet
 	stop    chan struct{} // closed by Close: ends Join's retries and the reconnect loop
 	done    chan struct{} // closed when the reconnect loop has returned
@@ -141,7 +143,7 @@ func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	}
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Label = cfg.Label
-	mc.Logger = log.New(logWriter{n.logger}, "", 0)
+	mc.Logger = log.New(logWriter{n.logger, &n.quiet}, "", 0)
 	mc.Delegate = delegate{n}
 	mc.Events = events{n.members}
 
@@ -236,12 +238,17 @@ func (n *Node) Advertise(addr string, version uint8) error {
 	n.metaMu.Lock()
 	n.meta.DataAddr, n.meta.DataVersion = addr, version
 	n.metaMu.Unlock()
-	// UpdateNode applies the change locally at once and then waits for the
-	// first gossip of it; if that wait times out, push/pull still spreads it.
-	if err := n.ml.UpdateNode(n.timing.TCPTimeout); err != nil {
+	n.updateMeta()
+	return nil
+}
+
+// updateMeta gossips this node's metadata. UpdateNode applies it locally at
+// once, then waits for the first gossip round to carry it; if that wait times
+// out (every other member is leaving too, say), push/pull still spreads it.
+func (n *Node) updateMeta() {
+	if err := n.ml.UpdateNode(min(n.timing.TCPTimeout, 4*n.timing.GossipInterval)); err != nil {
 		n.logger.Debug("metadata update not yet gossiped", "err", err)
 	}
-	return nil
 }
 
 // Leave tells the cluster this node is going, waiting up to timeout for the
@@ -278,6 +285,9 @@ func (n *Node) Close() error {
 
 	close(n.stop)
 	<-n.done
+	// memberlist's goroutines outlive Shutdown and complain about the
+	// sockets it closed; nobody needs to hear that.
+	n.quiet.Store(true)
 	err := n.ml.Shutdown()
 	n.members.close()
 	if err != nil {

@@ -85,9 +85,7 @@ func (n *Node) SetTag(key, value string) error {
 	}
 	n.meta = next
 	n.metaMu.Unlock()
-	if err := n.ml.UpdateNode(n.timing.TCPTimeout); err != nil {
-		n.logger.Debug("metadata update not yet gossiped", "err", err)
-	}
+	n.updateMeta()
 	return nil
 }
 

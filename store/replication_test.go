@@ -199,3 +199,15 @@ func mustMarshal(t *testing.T, r Record) []byte {
 	}
 	return b
 }
+
+// TestPeersConnectEarly: a store connects to every peer as soon as it is on
+// the ring, so the first lookup there does not pay for a TLS handshake.
+func TestPeersConnectEarly(t *testing.T) {
+	tc := newTestCluster(t, 4)
+	for _, s := range tc.stores {
+		waitFor(t, func() bool { return s.Stats().PeersConnected == 3 })
+		if st := s.Stats(); st.RemoteHits+st.Misses+st.RemotePuts != 0 {
+			t.Fatalf("%s made lookups: %+v", s.self, st)
+		}
+	}
+}

@@ -27,10 +27,11 @@ type Stats struct {
 	CopiesDropped uint64 // copies dropped because the queue was full
 	CopiesPending int64  // copies queued or being sent now
 
-	RingNodes   int     // members on the ring, this one included
-	RingShare   float64 // the fraction of IDs this node owns
-	RingChanges uint64
-	Rebalancing bool // records may still be moving after a ring change
+	RingNodes      int     // members on the ring, this one included
+	PeersConnected int     // members on the ring this node has a live connection to
+	RingShare      float64 // the fraction of IDs this node owns
+	RingChanges    uint64
+	Rebalancing    bool // records may still be moving after a ring change
 }
 
 type counters struct {
@@ -70,6 +71,11 @@ func (s *Store) Stats() Stats {
 		st.RingShare = v.ring.Share(s.self)
 	}
 	st.Rebalancing = v.prev != nil
+	for _, c := range v.clients {
+		if c.Connected() {
+			st.PeersConnected++
+		}
+	}
 	st.Sessions, st.Bytes, st.Evictions, st.Expirations = s.mem.usage()
 	return st
 }

@@ -133,8 +133,9 @@ func TestEveryNodeReadsEveryNode(t *testing.T) {
 }
 
 // TestPutToRemoteOwner: a Put of an ID another node owns goes to that node.
+// (One copy of each record: with replicas, a may well be the replica.)
 func TestPutToRemoteOwner(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := newTestCluster(t, 3, func(c *Config) { c.Replicas = 1 })
 	a, b := tc.stores[0], tc.stores[1]
 	id := b.NewID() // owned by b
 	if err := a.Put(ctx(t), id, tc.record("v")); err != nil {

@@ -108,7 +108,9 @@ func (s *Store) rebuild(members []cluster.Member) {
 		if c, ok := old.clients[m.Name]; ok && c.Addr() == m.DataAddr {
 			next.clients[m.Name] = c
 		} else {
-			next.clients[m.Name] = peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
+			c := peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
+			c.Warm()
+			next.clients[m.Name] = c
 		}
 	}
 	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names)

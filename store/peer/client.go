@@ -79,6 +79,28 @@ func NewClient(addr string, tlsConfig *tls.Config, dial DialFunc, logger *slog.L
 // Addr returns the peer's address.
 func (c *Client) Addr() string { return c.addr }
 
+// Warm starts connecting in the background, unless the client is connected,
+// connecting, backing off, or closed; it does not wait. The store warms a
+// client when its peer joins the ring, so that the first lookup there does
+// not pay for the TLS handshake.
+func (c *Client) Warm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.cur != nil || c.dialing != nil || time.Now().Before(c.downUntil) {
+		return
+	}
+	c.dialing = make(chan struct{})
+	c.wg.Add(1)
+	go c.dial(c.dialing)
+}
+
+// Connected reports whether the client has a live connection.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur != nil
+}
+
 // Do sends req and waits for its response until ctx ends. req.ID is ignored.
 func (c *Client) Do(ctx context.Context, req *Request) (Response, error) {
 	if len(req.Key) > MaxKey || len(req.Value) > MaxFrame-len(req.Key)-32 {

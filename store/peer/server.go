@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -165,8 +164,11 @@ func (s *Server) serveConn(raw net.Conn) {
 	for {
 		var err error
 		if body, err = readFrame(br, body); err != nil {
-			if !errors.Is(err, io.EOF) && !s.isClosed() {
-				s.logger.Warn("peer connection closed", "peer", peerName, "err", err)
+			switch {
+			case errors.Is(err, errFrameSize):
+				s.logger.Warn("peer connection closed: frame too large", "peer", peerName)
+			case !s.isClosed():
+				s.logger.Debug("peer connection closed", "peer", peerName, "err", err)
 			}
 			return
 		}
@@ -190,7 +192,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		if br.Buffered() == 0 {
 			raw.SetWriteDeadline(time.Now().Add(HandshakeTimeout))
 			if err := bw.Flush(); err != nil {
-				s.logger.Warn("peer connection closed: write failed", "peer", peerName, "err", err)
+				s.logger.Debug("peer connection closed: write failed", "peer", peerName, "err", err)
 				return
 			}
 		}

@@ -1,0 +1,76 @@
+//go:build unix
+
+package main
+
+import (
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFriendlyFailures: each mistake ends the demo with a non-zero status and
+// exactly one line on standard error that says what is wrong: no usage dump,
+// no stack trace, nothing on standard output.
+func TestFriendlyFailures(t *testing.T) {
+	secret := "SESSIONMESH_SECRET=" + "q6nrJ5cQrgED1hq7iijCpgwP2UClyegb-JAyBCoAAJg"
+
+	// A port nobody listens on: taken, then released.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	// A port in use for as long as the test runs.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { busy.Close() })
+	busyAddr := busy.Addr().String()
+
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		status int
+		stderr string // a regexp the one line must match
+	}{
+		{"bad flag", nil, []string{"-bogus"}, 2, `^demo: flag provided but not defined: -bogus \(-h lists the flags\)$`},
+		{"bad flag value", nil, []string{"-nodes", "many"}, 2, `^demo: invalid value "many" for flag -nodes: `},
+		{"too few nodes", nil, []string{"-nodes", "1"}, 2, `^demo: -nodes 1: want 2 to 100`},
+		{"unknown resumption", nil, []string{"-resumption", "redis"}, 2, `^demo: -resumption "redis": want cache, tickets or off$`},
+		{"bad ticket rotation", nil, []string{"-ticket-rotation", "0s"}, 2, `^demo: -ticket-rotation 0s: must be at least 1s$`},
+		{"stray argument", nil, []string{"nodes"}, 2, `^demo: unexpected argument "nodes"`},
+		{"node: bad flag", []string{secret}, []string{"node", "-bogus"}, 2, `^demo node: flag provided but not defined: -bogus`},
+		{"node: no secret", nil, []string{"node"}, 2, `^demo node: SESSIONMESH_SECRET is not set`},
+		{"node: bad secret", []string{"SESSIONMESH_SECRET=c2hvcnQ"}, []string{"node"}, 2, `^demo node: SESSIONMESH_SECRET: cluster: secret is \d+ bytes, want at least 16$`},
+		{"node: port in use", []string{secret}, []string{"node", "-addr", busyAddr}, 1, `^demo node: -addr ` + regexp.QuoteMeta(busyAddr) + `: cannot listen: address already in use$`},
+		{"node: gossip port in use", []string{secret}, []string{"node", "-gossip", busyAddr}, 1, `^demo node: -gossip ` + regexp.QuoteMeta(busyAddr) + `: .*address already in use`},
+		{"node: join address not a host:port", []string{secret}, []string{"node", "-join", "localhost"}, 2, `^demo node: -join "localhost": want host:port$`},
+		{"node: join a closed port", []string{secret}, []string{"node", "-join", closedAddr}, 1, `^demo node: -join ` + regexp.QuoteMeta(closedAddr) + `: no cluster answered within 10s: .*connection refused`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := startProc(t, testEnv(tt.env...), tt.args...)
+			// The join attempts go on for 10s; the rest end at once.
+			if got := p.wait(exitTimeout + 10*time.Second); got != tt.status {
+				t.Errorf("exit status %d, want %d\n%s", got, tt.status, p.dump())
+			}
+			stderr := p.stderr.String()
+			line, rest, _ := strings.Cut(stderr, "\n")
+			if rest != "" || !strings.HasSuffix(stderr, "\n") {
+				t.Errorf("standard error is not one line:\n%s", stderr)
+			}
+			if !regexp.MustCompile(tt.stderr).MatchString(line) {
+				t.Errorf("standard error %q does not match %s", line, tt.stderr)
+			}
+			if out := p.output(); len(out) > 0 {
+				t.Errorf("standard output: %q, want nothing", out)
+			}
+		})
+	}
+}

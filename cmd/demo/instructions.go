@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// sessionFile is where the hand-test commands keep openssl's session. It
+// holds the client's copy of a demo session, not a cluster secret.
+const sessionFile = "/tmp/sessionmesh-session.pem"
+
+// servingLine ends the instructions; the runner then serves.
+const servingLine = "Serving until Ctrl-C (or SIGTERM), which stops every node."
+
+// writeInstructions tells a person how to see cross-node resumption with their
+// own tools, how to add a node, and how to kill one. Every command is exact:
+// it can be pasted as it is.
+func writeInstructions(w io.Writer, nodes []nodeLine, secret string) {
+	a, b := nodes[0], nodes[1]
+	request := `printf 'GET / HTTP/1.0\r\n\r\n'`
+	filter := `grep -E '^(New|Reused),|^(node|resumed):'`
+	var s strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&s, format+"\n", args...) }
+	p("")
+	p("Try it by hand. Save a TLS session from %s, then offer it to %s:", a.name, b.name)
+	p("")
+	p("  %s | openssl s_client -connect %s -servername localhost -ign_eof -sess_out %s | %s", request, a.tls, sessionFile, filter)
+	p("  %s | openssl s_client -connect %s -servername localhost -ign_eof -sess_in %s | %s", request, b.tls, sessionFile, filter)
+	p("")
+	p("The first prints \"New, TLSv1.3\" and \"resumed: no\"; the second prints \"Reused, TLSv1.3\"")
+	p("and \"resumed: yes\": %s resumed a session that %s made. Add -tls1_2 after s_client in", b.name, a.name)
+	p("both commands to see the same in TLS 1.2. openssl's \"verify error\" is expected: the")
+	p("certificate is self-signed. (TLS 1.3 needs OpenSSL 1.1.1 or later.)")
+	p("")
+	p("Ask a node who answered (-k: the certificate is self-signed):")
+	p("")
+	p("  curl -k https://%s/", a.tls)
+	p("")
+	p("Add a node to the cluster (from another terminal, in this directory):")
+	p("")
+	p("  %s=%s go run ./cmd/demo node -join %s", envSecret, secret, a.gossip)
+	p("")
+	p("Kill a node and watch the others carry on:")
+	p("")
+	p("  kill -9 %d    # %s", b.pid, b.name)
+	p("")
+	p("%s", servingLine)
+	io.WriteString(w, s.String())
+}
