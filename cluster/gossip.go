@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -48,6 +49,15 @@ type events struct{ s *memberSet }
 func (e events) NotifyJoin(nd *memberlist.Node)   { e.s.update(nd) }
 func (e events) NotifyUpdate(nd *memberlist.Node) { e.s.update(nd) }
 func (e events) NotifyLeave(nd *memberlist.Node)  { e.s.remove(nd) }
+
+// pings hands memberlist's answered probes to the member set: the only
+// health memberlist reports per member. Called from memberlist's probe loop.
+type pings struct{ s *memberSet }
+
+func (pings) AckPayload() []byte { return nil }
+func (p pings) NotifyPingComplete(nd *memberlist.Node, rtt time.Duration, _ []byte) {
+	p.s.acked(nd.Name, rtt)
+}
 
 // logWriter turns memberlist's log lines ("[DEBUG] memberlist: ...") into
 // leveled slog records.

@@ -30,6 +30,15 @@ type Member struct {
 	Tags map[string]string
 	// Local is true for the node itself.
 	Local bool
+
+	// RTT is the round trip of this node's last direct probe of the member
+	// that was answered; 0 until one is.
+	RTT time.Duration
+	// Suspect is true when the member has answered none of this node's
+	// direct probes for three probe rounds. It is this node's view, a hint
+	// for status pages: memberlist, which decides who is dead, keeps its own
+	// suspicion to itself.
+	Suspect bool
 }
 
 func (m Member) equal(o Member) bool {

@@ -19,19 +19,29 @@ import (
 type memberSet struct {
 	self   string
 	logger *slog.Logger
+	probe  time.Duration // ProbeInterval
 
 	mu       sync.Mutex // guards everything below; never held while calling memberlist
 	byName   map[string]Member
 	failed   map[string]*failed // members declared dead, to try again
+	acks     map[string]ack     // last answered probe of each member
 	sorted   []Member           // byName's values sorted by name; replaced, never modified
 	watchers map[chan struct{}]struct{}
 	closed   bool
 }
 
-func newMemberSet(self string, logger *slog.Logger) *memberSet {
+// ack is the last probe of a member it answered, or when it was first seen.
+type ack struct {
+	rtt time.Duration
+	at  time.Time
+}
+
+func newMemberSet(self string, logger *slog.Logger, probe time.Duration) *memberSet {
 	return &memberSet{
 		self:     self,
 		logger:   logger,
+		probe:    probe,
+		acks:     make(map[string]ack),
 		byName:   make(map[string]Member),
 		failed:   make(map[string]*failed),
 		watchers: make(map[chan struct{}]struct{}),
@@ -56,6 +66,9 @@ func (s *memberSet) update(nd *memberlist.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.failed, m.Name)
+	if _, ok := s.acks[m.Name]; !ok {
+		s.acks[m.Name] = ack{at: time.Now()} // suspicion counts from here
+	}
 	if old, ok := s.byName[m.Name]; ok && old.equal(m) {
 		return
 	}
@@ -77,6 +90,7 @@ func (s *memberSet) remove(nd *memberlist.Node) {
 	}
 	now := time.Now()
 	s.failed[nd.Name] = &failed{addr: m.Addr, since: now, next: now}
+	delete(s.acks, nd.Name)
 	s.logger.Info("member gone", "member", nd.Name)
 	delete(s.byName, nd.Name)
 	s.changedLocked()
@@ -124,10 +138,46 @@ func (s *memberSet) forgetFailure(name string) {
 	delete(s.failed, name)
 }
 
+// acked records an answered probe. memberlist calls it from its probe loop.
+func (s *memberSet) acked(name string, rtt time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byName[name]; ok {
+		s.acks[name] = ack{rtt: rtt, at: time.Now()}
+	}
+}
+
 func (s *memberSet) list() []Member {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.sorted)
+	ms := slices.Clone(s.sorted)
+	// memberlist probes one member per interval, so each in turn once per
+	// len(ms)-1 intervals.
+	window := 3 * time.Duration(max(len(ms)-1, 1)) * s.probe
+	now := time.Now()
+	for i := range ms {
+		if ms[i].Local {
+			continue
+		}
+		a := s.acks[ms[i].Name]
+		ms[i].RTT = a.rtt
+		ms[i].Suspect = now.Sub(a.at) > window
+	}
+	return ms
+}
+
+// counts returns how many members there are, how many look suspect, and
+// how many went away (and are being reconnected to).
+func (s *memberSet) counts() (members, suspect, gone int) {
+	for _, m := range s.list() {
+		if m.Suspect {
+			suspect++
+		}
+		members++
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return members, suspect, len(s.failed)
 }
 
 func (s *memberSet) watch() (<-chan struct{}, func()) {

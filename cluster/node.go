@@ -93,7 +93,7 @@ func New(cfg Config) (*Node, error) {
 		done:    make(chan struct{}),
 		shares:  make(map[string]Shared),
 	}
-	n.members = newMemberSet(n.name, n.logger)
+	n.members = newMemberSet(n.name, n.logger, cfg.Timing.ProbeInterval)
 	n.meta.Started = n.started
 
 	mc, err := n.memberlistConfig(cfg)
@@ -146,6 +146,7 @@ func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	mc.Logger = log.New(logWriter{n.logger, &n.quiet}, "", 0)
 	mc.Delegate = delegate{n}
 	mc.Events = events{n.members}
+	mc.Ping = pings{n.members}
 
 	t := cfg.Timing
 	mc.ProbeInterval, mc.ProbeTimeout = t.ProbeInterval, t.ProbeTimeout
@@ -206,8 +207,7 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 	}
 }
 
-// Members returns the live members (alive or suspect), this node included,
-// sorted by name.
+// Members returns the live members, this node included, sorted by name.
 func (n *Node) Members() []Member { return n.members.list() }
 
 // Watch returns a channel that receives a value whenever Members may have
@@ -294,6 +294,24 @@ func (n *Node) Close() error {
 		return fmt.Errorf("cluster: shutdown: %w", err)
 	}
 	return nil
+}
+
+// Stats is a snapshot of a node's view of the cluster.
+type Stats struct {
+	Members int // live members, this node included
+	Suspect int // of those, how many answered none of this node's recent probes (Member.Suspect)
+	Gone    int // members that died or left, still being dialed (see Timing.ReconnectTimeout)
+	// Health is memberlist's awareness score: 0 when this node keeps up
+	// with its probes; higher when it is slow (overloaded, or its network
+	// is), which makes it wait longer before suspecting others.
+	Health int
+}
+
+// Stats returns a snapshot of the node's view of the cluster.
+func (n *Node) Stats() Stats {
+	st := Stats{Health: n.ml.GetHealthScore()}
+	st.Members, st.Suspect, st.Gone = n.members.counts()
+	return st
 }
 
 func (n *Node) isClosed() bool {

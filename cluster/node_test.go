@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
 )
@@ -296,4 +299,63 @@ func handshake(t *testing.T, server, client *tls.Config) error {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	_, err = io.ReadFull(c, make([]byte, 1))
 	return err
+}
+
+// TestStatsAndHealth: members are counted, probes give them round trips,
+// and a member that dies is counted as gone (and dialed again).
+func TestStatsAndHealth(t *testing.T) {
+	nodes := startCluster(t, 3, NewSecret())
+	for _, n := range nodes {
+		waitMembers(t, n, hasSize(3))
+	}
+	// Probes do not notify watchers: poll until node-00 has had an
+	// answered probe of each other member.
+	poll(t, func() bool {
+		for _, m := range nodes[0].Members() {
+			if !m.Local && m.RTT == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if st := nodes[0].Stats(); st.Members != 3 || st.Suspect != 0 || st.Gone != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	nodes[2].Close() // silence, no leave
+	waitMembers(t, nodes[0], hasSize(2))
+	if st := nodes[0].Stats(); st.Gone != 1 {
+		t.Errorf("after the crash: %+v", st)
+	}
+}
+
+// poll checks cond every few milliseconds until it holds, for up to 20 s.
+func poll(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSuspect: a member that has answered no probe for three rounds is
+// flagged suspect; one that answered recently is not.
+func TestSuspect(t *testing.T) {
+	s := newMemberSet("a", slog.New(slog.DiscardHandler), time.Second)
+	for _, name := range []string{"a", "b", "c"} {
+		s.update(&memberlist.Node{Name: name, Addr: net.IPv4(127, 0, 0, 1)})
+	}
+	s.acked("b", 300*time.Microsecond)
+	s.mu.Lock()
+	s.acks["c"] = ack{at: time.Now().Add(-7 * time.Second)} // 3 rounds of 2 members is 6 s
+	s.mu.Unlock()
+	ms := s.list()
+	if ms[1].Suspect || ms[1].RTT != 300*time.Microsecond || !ms[2].Suspect || ms[0].Suspect {
+		t.Errorf("members %+v", ms)
+	}
+	if m, sus, gone := s.counts(); m != 3 || sus != 1 || gone != 0 {
+		t.Errorf("counts %d %d %d", m, sus, gone)
+	}
 }

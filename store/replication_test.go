@@ -211,3 +211,14 @@ func TestPeersConnectEarly(t *testing.T) {
 		}
 	}
 }
+
+func TestPeerLatencyHistogram(t *testing.T) {
+	tc := newTestCluster(t, 2, func(c *Config) { c.Replicas = 1 })
+	a, b := tc.stores[0], tc.stores[1]
+	ids := putMany(t, tc, a, 10)
+	readable(t, b, ids)
+	h := b.Stats().PeerLatency
+	if h.Count() != 10 || h.Sum <= 0 || len(h.Counts) != len(h.Bounds)+1 {
+		t.Errorf("histogram %+v", h)
+	}
+}

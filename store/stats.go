@@ -27,6 +27,8 @@ type Stats struct {
 	CopiesDropped uint64 // copies dropped because the queue was full
 	CopiesPending int64  // copies queued or being sent now
 
+	PeerLatency Histogram // time each lookup at another member took, answered or not
+
 	RingNodes      int     // members on the ring, this one included
 	PeersConnected int     // members on the ring this node has a live connection to
 	RingShare      float64 // the fraction of IDs this node owns
@@ -64,6 +66,7 @@ func (s *Store) Stats() Stats {
 		CopiesDropped: s.stats.copiesDropped.Load(),
 		CopiesPending: s.stats.copiesPending.Load(),
 		RingChanges:   s.stats.ringChanges.Load(),
+		PeerLatency:   s.latency.snapshot(),
 	}
 	v := s.view.Load()
 	if v.ring != nil {

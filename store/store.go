@@ -93,15 +93,16 @@ type Config struct {
 // ring assigns its ID to, and any member can read it from them. It is safe
 // for concurrent use.
 type Store struct {
-	cfg    Config
-	self   string
-	m      Membership
-	logger *slog.Logger
-	server *peer.Server
-	ln     net.Listener
-	mem    *local
-	group  singleflight.Group // coalesces fetches of one ID
-	stats  counters
+	cfg     Config
+	self    string
+	m       Membership
+	logger  *slog.Logger
+	server  *peer.Server
+	ln      net.Listener
+	mem     *local
+	group   singleflight.Group // coalesces fetches of one ID
+	stats   counters
+	latency histogram // of peer lookups, answered or not
 
 	viewMu sync.Mutex           // serializes view changes; readers use view without it
 	view   atomic.Pointer[view] // the current ring and peer clients
@@ -334,7 +335,9 @@ func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) 
 			continue
 		}
 		actx, cancel := share(ctx, len(owners)-i)
+		start := time.Now()
 		resp, err := c.Do(actx, &peer.Request{Op: peer.OpGet, Key: id})
+		s.latency.observe(time.Since(start))
 		cancel()
 		switch {
 		case err == nil && resp.Status == peer.StatusOK:

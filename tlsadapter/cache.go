@@ -87,7 +87,8 @@ func New(st Store, cfg Config) (*Cache, error) {
 }
 
 // TLSConfig returns a copy of base (which may be nil) whose sessions are kept
-// in the cache. Sessions stay off if base.SessionTicketsDisabled is set.
+// in the cache, and whose handshakes Stats counts (its VerifyConnection
+// wraps base's). Sessions stay off if base.SessionTicketsDisabled is set.
 func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
 	cfg := base.Clone()
 	if cfg == nil {
@@ -95,6 +96,7 @@ func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
 	}
 	cfg.WrapSession = c.WrapSession
 	cfg.UnwrapSession = c.UnwrapSession
+	cfg.VerifyConnection = c.stats.counting(cfg.VerifyConnection)
 	return cfg
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -251,5 +252,60 @@ func TestHostileTickets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandshakeCounters: each node counts its handshakes by TLS version and
+// result, and the base config's own VerifyConnection still runs first.
+func TestHandshakeCounters(t *testing.T) {
+	c := testcluster.Start(t, 2, testcluster.Options{})
+	for _, ver := range versions {
+		cl := c.Client(ver.v, "a.example")
+		cl.Connect(c.Nodes[0].Addr)
+		cl.Connect(c.Nodes[1].Addr)
+		a, b := c.Nodes[0].Cache.Stats(), c.Nodes[1].Cache.Stats()
+		if a.Handshakes(false, ver.v) != 1 || a.Handshakes(true, ver.v) != 0 {
+			t.Errorf("%s: node-0 counted %d full, %d resumed; want 1, 0", ver.name, a.Handshakes(false, ver.v), a.Handshakes(true, ver.v))
+		}
+		if b.Handshakes(true, ver.v) != 1 || b.Handshakes(false, ver.v) != 0 {
+			t.Errorf("%s: node-1 counted %d resumed, %d full; want 1, 0", ver.name, b.Handshakes(true, ver.v), b.Handshakes(false, ver.v))
+		}
+	}
+
+	// A config whose own check refuses the connection: the check runs, the
+	// handshake fails, and nothing is counted.
+	called := false
+	cfg := c.Nodes[0].Cache.TLSConfig(&tls.Config{
+		Certificates: []tls.Certificate{c.Cert},
+		VerifyConnection: func(tls.ConnectionState) error {
+			called = true
+			return errors.New("no")
+		},
+	})
+	before := c.Nodes[0].Cache.Stats()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if conn, err := ln.Accept(); err == nil {
+			conn.(*tls.Conn).Handshake()
+			conn.Close()
+		}
+	}()
+	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: c.Roots, ServerName: "a.example"})
+	if err == nil {
+		_, err = conn.Read(make([]byte, 1)) // TLS 1.3: the refusal arrives after the client's handshake
+		conn.Close()
+	}
+	<-done
+	if err == nil || !called {
+		t.Errorf("handshake error %v, base VerifyConnection called %v", err, called)
+	}
+	if after := c.Nodes[0].Cache.Stats(); after.Full != before.Full || after.Resumed != before.Resumed {
+		t.Error("a refused handshake was counted")
 	}
 }

@@ -1,6 +1,7 @@
 package tlsadapter
 
 import (
+	"crypto/tls"
 	"fmt"
 	"sync/atomic"
 )
@@ -52,9 +53,35 @@ func Reasons() []MissReason {
 // Stats counts what the adapter did since it was made.
 type Stats struct {
 	Issued      uint64             // tickets handed out (WrapSession calls)
-	IssueErrors uint64             // tickets whose session could not be stored
+	IssueErrors uint64             // tickets whose session could not be stored or sealed
 	Found       uint64             // offered tickets that yielded a session
 	Misses      [numReasons]uint64 // offered tickets that did not, by reason
+
+	// Handshakes that reached connection verification on a config from
+	// TLSConfig, by TLS version (index: version − TLS 1.0) and whether they
+	// resumed a session.
+	Resumed, Full [numVersions]uint64
+}
+
+// numVersions counts TLS 1.0 to 1.3.
+const numVersions = 4
+
+// Versions returns the TLS versions Handshakes counts, oldest first.
+func Versions() []uint16 {
+	return []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}
+}
+
+// Handshakes returns the number of handshakes of a TLS version that resumed
+// a session (resumed) or were full ones.
+func (s Stats) Handshakes(resumed bool, version uint16) uint64 {
+	i := int(version) - tls.VersionTLS10
+	if i < 0 || i >= numVersions {
+		return 0
+	}
+	if resumed {
+		return s.Resumed[i]
+	}
+	return s.Full[i]
 }
 
 // Missed returns the number of misses for reason r.
@@ -68,6 +95,28 @@ func (s Stats) Missed(r MissReason) uint64 {
 type counters struct {
 	wrapped, wrapErrors, found atomic.Uint64
 	misses                     [numReasons]atomic.Uint64
+	resumed, full              [numVersions]atomic.Uint64
+}
+
+// counting returns a tls.Config.VerifyConnection that runs verify (if any)
+// and then counts the handshake: the one hook crypto/tls calls on every
+// server handshake, full and resumed, after it knows which it is.
+func (c *counters) counting(verify func(tls.ConnectionState) error) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		if verify != nil {
+			if err := verify(cs); err != nil {
+				return err
+			}
+		}
+		if i := int(cs.Version) - tls.VersionTLS10; i >= 0 && i < numVersions {
+			if cs.DidResume {
+				c.resumed[i].Add(1)
+			} else {
+				c.full[i].Add(1)
+			}
+		}
+		return nil
+	}
 }
 
 func (c *counters) miss(r MissReason) { c.misses[r].Add(1) }
@@ -80,6 +129,9 @@ func (c *counters) snapshot() Stats {
 	}
 	for i := range s.Misses {
 		s.Misses[i] = c.misses[i].Load()
+	}
+	for i := range numVersions {
+		s.Resumed[i], s.Full[i] = c.resumed[i].Load(), c.full[i].Load()
 	}
 	return s
 }

@@ -53,7 +53,8 @@ func NewTickets(keys TicketKeys, cfg Config) *Tickets {
 }
 
 // TLSConfig returns a copy of base (which may be nil) whose tickets are
-// sealed with the cluster's keys. Sessions stay off if
+// sealed with the cluster's keys, and whose handshakes Stats counts (its
+// VerifyConnection wraps base's). Sessions stay off if
 // base.SessionTicketsDisabled is set.
 func (t *Tickets) TLSConfig(base *tls.Config) *tls.Config {
 	cfg := base.Clone()
@@ -62,6 +63,7 @@ func (t *Tickets) TLSConfig(base *tls.Config) *tls.Config {
 	}
 	cfg.WrapSession = t.WrapSession
 	cfg.UnwrapSession = t.UnwrapSession
+	cfg.VerifyConnection = t.stats.counting(cfg.VerifyConnection)
 	return cfg
 }
 
