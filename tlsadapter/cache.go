@@ -68,8 +68,17 @@ type Cache struct {
 
 // New returns a Cache that keeps sessions in st.
 func New(st Store, cfg Config) (*Cache, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{store: st, ttl: cfg.SessionTTL, lookup: cfg.LookupTimeout, logger: cfg.Logger, now: cfg.Now}, nil
+}
+
+// withDefaults fills in cfg's zero fields and checks the others.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.SessionTTL > MaxSessionTTL {
-		return nil, fmt.Errorf("tlsadapter: SessionTTL %v exceeds %v, the most crypto/tls resumes", cfg.SessionTTL, MaxSessionTTL)
+		return cfg, fmt.Errorf("tlsadapter: SessionTTL %v exceeds %v, the most crypto/tls resumes", cfg.SessionTTL, MaxSessionTTL)
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 24 * time.Hour
@@ -83,7 +92,7 @@ func New(st Store, cfg Config) (*Cache, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Cache{store: st, ttl: cfg.SessionTTL, lookup: cfg.LookupTimeout, logger: cfg.Logger, now: cfg.Now}, nil
+	return cfg, nil
 }
 
 // TLSConfig returns a copy of base (which may be nil) whose sessions are kept

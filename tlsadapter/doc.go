@@ -9,6 +9,12 @@
 //	cache, err := tlsadapter.New(st, tlsadapter.Config{})
 //	srv := &http.Server{TLSConfig: cache.TLSConfig(base)}
 //
+// Tickets is "ticket mode": the session state, encrypted with keys every
+// member shares (package ticketkeys), is the ticket; nothing is stored and no
+// handshake waits on the network. ClientCache is a tls.ClientSessionCache
+// for the other direction: members that are TLS clients of an upstream share
+// their sessions with it.
+//
 // # Failing safe
 //
 // crypto/tls ends the client's connection if UnwrapSession returns an error,

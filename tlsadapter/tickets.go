@@ -43,12 +43,8 @@ type Tickets struct {
 // NewTickets returns ticket mode over keys. Of cfg only Logger and Now apply:
 // the keys decide how long a ticket lives, and nothing is looked up.
 func NewTickets(keys TicketKeys, cfg Config) *Tickets {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.SessionTTL = 0 // not ours to check: the keys' Lifetime decides
+	cfg, _ = cfg.withDefaults()
 	return &Tickets{keys: keys, logger: cfg.Logger, now: cfg.Now}
 }
 
