@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/store/shard"
@@ -17,30 +18,10 @@ import (
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// clock is a time source tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type testCluster struct {
 	fake   *fakeCluster
 	secret []byte
-	clock  *clock
+	clock  *testclock.Clock
 	stores []*Store
 }
 
@@ -48,7 +29,7 @@ type testCluster struct {
 // has all n on its ring.
 func newTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 	t.Helper()
-	tc := &testCluster{fake: newFakeCluster(), secret: cluster.NewSecret(), clock: newClock()}
+	tc := &testCluster{fake: newFakeCluster(), secret: cluster.NewSecret(), clock: testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))}
 	for i := range n {
 		tc.add(t, fmt.Sprintf("node-%d", i), tc.secret, opts...)
 	}

@@ -6,11 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
 
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
 	"github.com/sessionmesh/sessionmesh/store"
@@ -89,27 +89,9 @@ func TestServerNameScoping(t *testing.T) {
 	}
 }
 
-// clock is a time source shared by every node, moved by the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // TestExpiry: with the clock moved past SessionTTL, no node resumes the session.
 func TestExpiry(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	c := testcluster.Start(t, 3, testcluster.Options{
 		Cache: tlsadapter.Config{SessionTTL: time.Hour, Now: clk.Now},
 		Store: func(sc *store.Config) { sc.Now = clk.Now },

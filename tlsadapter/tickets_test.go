@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
@@ -55,7 +56,7 @@ func TestTicketsCrossNode(t *testing.T) {
 // rotation resumes on every node after it, until its lifetime ends, and never
 // after; a node that joined after it was issued resumes it too.
 func TestTicketsThroughRotation(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	keyCfg := &ticketkeys.Config{Rotation: time.Hour, Staging: time.Minute, Lifetime: 3 * time.Hour, Now: clk.Now}
 	c := testcluster.Start(t, 3, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.Config{Now: clk.Now}})
 	first := c.WaitTicketKeys()

@@ -16,26 +16,10 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/leakcheck"
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	rotation = time.Hour
@@ -46,7 +30,7 @@ const (
 type testCluster struct {
 	t     *testing.T
 	net   *fakeNet
-	clock *clock
+	clock *testclock.Clock
 	nodes map[string]*Rotator
 	logs  *bytes.Buffer
 	ss    *tls.SessionState
@@ -56,7 +40,7 @@ type testCluster struct {
 // The schedule runs only when the test calls step: time is the test's.
 func newTestCluster(t *testing.T, names ...string) *testCluster {
 	tc := &testCluster{
-		t: t, net: newFakeNet(), clock: &clock{now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)},
+		t: t, net: newFakeNet(), clock: testclock.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)),
 		nodes: make(map[string]*Rotator), logs: new(bytes.Buffer), ss: sessionState(t),
 	}
 	for _, name := range names {
