@@ -368,7 +368,7 @@ func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) 
 func share(ctx context.Context, n int) (context.Context, context.CancelFunc) {
 	d, ok := ctx.Deadline()
 	if !ok || n <= 1 {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, time.Until(d)/time.Duration(n))
 }

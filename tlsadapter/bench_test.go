@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
+	"github.com/sessionmesh/sessionmesh/store"
 )
 
 // BenchmarkHandshake measures whole connections — TCP connect, TLS handshake,
@@ -18,7 +19,8 @@ import (
 // same-node and cross-node is the price of sharing sessions; the gap to full
 // is what sharing saves. docs/performance.md records the figures.
 func BenchmarkHandshake(b *testing.B) {
-	c := testcluster.Start(b, 2, testcluster.Options{})
+	// One copy of each session: with a replica, the other node would hold it too.
+	c := testcluster.Start(b, 2, testcluster.Options{Store: func(sc *store.Config) { sc.Replicas = 1 }})
 	home, other := c.Nodes[0], c.Nodes[1]
 	for _, ver := range versions {
 		cl := c.Client(ver.v, "a.example")
