@@ -69,7 +69,7 @@ func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64)
 		if c == nil { // gone from the ring since
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), copyTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, copyTimeout)
 		resp, err := c.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val})
 		cancel()
 		if err != nil || resp.Status != peer.StatusOK {
@@ -116,8 +116,8 @@ func (s *Store) rebalancer() {
 // untilRingChanges returns a context canceled when the store stops or its
 // ring is no longer r.
 func (s *Store) untilRingChanges(r *ring.Ring) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.goroutine(func() {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -134,7 +134,7 @@ func (s *Store) untilRingChanges(r *ring.Ring) (context.Context, context.CancelF
 				}
 			}
 		}
-	}()
+	})
 	return ctx, cancel
 }
 

@@ -112,6 +112,8 @@ type Store struct {
 	leaving   atomic.Bool   // Leave has begun: the rebalancer stands aside
 
 	closeOnce sync.Once
+	ctx       context.Context // canceled by Close: cuts copies in flight short
+	cancel    context.CancelFunc
 	stop      chan struct{}  // closed by Close
 	wg        sync.WaitGroup // the store's goroutines
 }
@@ -169,6 +171,7 @@ func New(m Membership, cfg Config) (*Store, error) {
 		rebalance: make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.view.Store(&view{self: self, replicas: cfg.Replicas})
 	s.server = peer.NewServer(peer.HandlerFunc(s.servePeer), cfg.TLS, s.logger)
 
@@ -413,6 +416,7 @@ func (s *Store) Close() error {
 			s.logger.Warn("could not withdraw from the ring", "err", err)
 		}
 		close(s.stop)
+		s.cancel()
 		s.server.Close()
 		s.wg.Wait()
 		s.view.Load().close()
