@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
 )
 
 // TestNodeJSCrossNode: Node.js's TLS client, which keeps sessions through its
-// 'session' event, resumes across nodes for every ordered pair.
+// 'session' event, resumes across nodes for every ordered pair, in cache mode
+// and in ticket mode.
 func TestNodeJSCrossNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -19,7 +21,19 @@ func TestNodeJSCrossNode(t *testing.T) {
 		}
 		t.Skip("node not found")
 	}
-	c := testcluster.Start(t, 3, testcluster.Options{})
+	for mode, opts := range map[string]testcluster.Options{
+		"cache":   {},
+		"tickets": {Tickets: &ticketkeys.Config{}},
+	} {
+		t.Run(mode, func(t *testing.T) { nodeJSPairs(t, node, opts) })
+	}
+}
+
+func nodeJSPairs(t *testing.T, node string, opts testcluster.Options) {
+	c := testcluster.Start(t, 3, opts)
+	if opts.Tickets != nil {
+		c.WaitTicketKeys()
+	}
 	for _, ver := range []string{"TLSv1.2", "TLSv1.3"} {
 		t.Run(ver, func(t *testing.T) {
 			for i, from := range c.Nodes {

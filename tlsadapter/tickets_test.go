@@ -158,3 +158,32 @@ func waitStaged(t *testing.T, c *testcluster.Cluster, n int) {
 }
 
 func lookPath(name string) (string, error) { return exec.LookPath(name) }
+
+// TestRealClientsThroughRotation: openssl and Node.js sessions saved before a
+// key rotation resume on another node after it.
+func TestRealClientsThroughRotation(t *testing.T) {
+	openssl := lookOpenSSL(t)
+	clk := testclock.New(time.Now())
+	keyCfg := &ticketkeys.Config{Rotation: time.Hour, Staging: time.Minute, Now: clk.Now}
+	c := testcluster.Start(t, 2, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.Config{Now: clk.Now}})
+	first := c.WaitTicketKeys()
+
+	type saved struct{ version, file string }
+	var sessions []saved
+	for _, ver := range []struct{ flag, name string }{{"-tls1_2", "TLSv1.2"}, {"-tls1_3", "TLSv1.3"}} {
+		file := filepath.Join(t.TempDir(), "session.pem")
+		sClient(t, openssl, c.Nodes[0].Addr, ver.flag, "-sess_out", file)
+		sessions = append(sessions, saved{ver.flag, file})
+	}
+
+	clk.Advance(time.Hour)
+	waitStaged(t, c, 2)
+	clk.Advance(time.Minute)
+	c.WaitTicketKeys(first)
+
+	for _, s := range sessions {
+		if out := sClient(t, openssl, c.Nodes[1].Addr, s.version, "-sess_in", s.file); !strings.Contains(out, "Reused,") {
+			t.Errorf("openssl %s: a session from before the rotation was not reused:\n%s", s.version, grep(out, "Reused", "New,"))
+		}
+	}
+}
