@@ -105,7 +105,13 @@ func TestCheck(t *testing.T) {
 // nodes by name.
 func startCluster(t *testing.T, size int) (*proc, map[string]demoNode) {
 	t.Helper()
-	p := startProc(t, testEnv(), "-nodes", strconv.Itoa(size))
+	return startClusterWith(t, size)
+}
+
+// startClusterWith is startCluster with more of the runner's flags.
+func startClusterWith(t *testing.T, size int, flags ...string) (*proc, map[string]demoNode) {
+	t.Helper()
+	p := startProc(t, testEnv(), append([]string{"-nodes", strconv.Itoa(size)}, flags...)...)
 	deadline := time.Now().Add(startTimeout)
 	nodes := make(map[string]demoNode)
 	for range size {

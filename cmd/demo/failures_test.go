@@ -50,6 +50,9 @@ func TestFriendlyFailures(t *testing.T) {
 		{"node: port in use", []string{secret}, []string{"node", "-addr", busyAddr}, 1, `^demo node: -addr ` + regexp.QuoteMeta(busyAddr) + `: cannot listen: address already in use$`},
 		{"node: gossip port in use", []string{secret}, []string{"node", "-gossip", busyAddr}, 1, `^demo node: -gossip ` + regexp.QuoteMeta(busyAddr) + `: .*address already in use`},
 		{"node: join address not a host:port", []string{secret}, []string{"node", "-join", "localhost"}, 2, `^demo node: -join "localhost": want host:port$`},
+		{"probe: no address", nil, []string{"probe"}, 2, `^demo probe: no address to probe \(-h for usage\)$`},
+		{"probe: two versions", nil, []string{"probe", "-tls1.2", "-tls1.3", "127.0.0.1:1"}, 2, `^demo probe: -tls1.2 and -tls1.3: choose one$`},
+		{"probe: bad flag", nil, []string{"probe", "-bogus", "127.0.0.1:1"}, 2, `^demo probe: flag provided but not defined: -bogus \(-h lists the flags\)$`},
 		{"node: join a closed port", []string{secret}, []string{"node", "-join", closedAddr}, 1, `^demo node: -join ` + regexp.QuoteMeta(closedAddr) + `: no cluster answered within 10s: .*connection refused`},
 	}
 	for _, tt := range tests {

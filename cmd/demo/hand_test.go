@@ -115,6 +115,34 @@ func TestHandCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("watch", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl not found")
+		}
+		status := shell(t, find(`^curl .*/status\?format=json`)[0])
+		if !strings.Contains(status, `"node": "node-1"`) {
+			t.Errorf("status: no node-1 in\n%s", status)
+		}
+		metrics := shell(t, find(`^curl .*/metrics`)[0])
+		if !strings.Contains(metrics, `sessionmesh_handshakes_total{result="resumed",version="TLS1.3"}`) {
+			t.Errorf("metrics: no resumed TLS 1.3 handshakes in\n%s", metrics)
+		}
+	})
+
+	t.Run("probe", func(t *testing.T) {
+		c := find(`^go run \./cmd/demo probe `)[0]
+		out := shell(t, strings.Replace(c, "go run ./cmd/demo", demoBin, 1))
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 9 {
+			t.Fatalf("%d lines, want 9 (3 × 3 pairs):\n%s", len(lines), out)
+		}
+		for _, l := range lines {
+			if !regexp.MustCompile(`^probe \S+ -> \S+: Reused TLSv1\.3$`).MatchString(l) {
+				t.Errorf("%q: want Reused TLSv1.3", l)
+			}
+		}
+	})
+
 	t.Run("kill", func(t *testing.T) {
 		c := find(`^kill -9 `)[0]
 		if want := "kill -9 " + strconv.Itoa(nodes["node-2"].pid) + " "; !strings.HasPrefix(c, want) {

@@ -6,15 +6,20 @@ import (
 	"net/http"
 )
 
-// newHandler returns the HTTP handler of node name. GET / tells the client,
-// in plain text, which node answered, over which TLS version, and whether the
-// connection resumed a session, so curl and a browser show it:
+// newHandler returns the HTTP handler of node name.
+//
+// GET / tells the client, in plain text, which node answered, over which TLS
+// version, and whether the connection resumed a session, so curl and a
+// browser show it:
 //
 //	node: node-2
 //	tls: TLSv1.3
 //	resumed: yes
 //	http: HTTP/2.0
-func newHandler(name string) http.Handler {
+//
+// GET /status is the node's status page (or JSON), GET /metrics its
+// Prometheus metrics; either is left out when its handler is nil.
+func newHandler(name string, status, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -27,6 +32,12 @@ func newHandler(name string) http.Handler {
 		}
 		fmt.Fprintf(w, "node: %s\ntls: %s\nresumed: %s\nhttp: %s\n", name, version, resumed, r.Proto)
 	})
+	if status != nil {
+		mux.Handle("GET /status", status)
+	}
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	return mux
 }
 

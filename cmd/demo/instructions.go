@@ -14,7 +14,8 @@ const sessionFile = "/tmp/sessionmesh-session.pem"
 const servingLine = "Serving until Ctrl-C (or SIGTERM), which stops every node."
 
 // writeInstructions tells a person how to see cross-node resumption with their
-// own tools, how to add a node, and how to kill one. Every command is exact:
+// own tools, how to watch a node and probe the cluster, how to add a node,
+// and how to kill one. Every command is exact:
 // it can be pasted as it is.
 func writeInstructions(w io.Writer, nodes []nodeLine, secret string) {
 	a, b := nodes[0], nodes[1]
@@ -36,6 +37,20 @@ func writeInstructions(w io.Writer, nodes []nodeLine, secret string) {
 	p("Ask a node who answered (-k: the certificate is self-signed):")
 	p("")
 	p("  curl -k https://%s/", a.tls)
+	p("")
+	p("Watch a node: open https://%s/status in a browser (accept the self-signed", a.tls)
+	p("certificate), or ask it for JSON or Prometheus metrics:")
+	p("")
+	p("  curl -sk 'https://%s/status?format=json'", a.tls)
+	p("  curl -sk https://%s/metrics | grep '^sessionmesh_handshakes'", a.tls)
+	p("")
+	p("Probe resumption between every pair of nodes, as you would your own servers:")
+	p("")
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.tls
+	}
+	p("  go run ./cmd/demo probe -k %s", strings.Join(addrs, " "))
 	p("")
 	p("Add a node to the cluster (from another terminal, in this directory):")
 	p("")

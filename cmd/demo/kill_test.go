@@ -88,9 +88,10 @@ func TestKillKeepsSessions(t *testing.T) {
 			sessions = append(sessions, session{cfg, state, n.name})
 		}
 	}
-	// Each session's record and its replica are written; give the replicas
-	// a moment to land before the kill (they are sent right after the handshake).
-	time.Sleep(200 * time.Millisecond)
+	// Each session's record is written at once, and its replica right
+	// after the handshake; wait until every node reports that every copy
+	// it queued has been sent, so that the kill loses none in flight.
+	newObserver(t).waitCopiesSent(nodes)
 	victim := nodes["node-3"]
 	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)

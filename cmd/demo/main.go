@@ -5,6 +5,7 @@
 //
 //	demo [-nodes N] [-resumption cache|tickets|off] [-ticket-rotation D] [-check] [-v]
 //	demo node [-join ADDR] [-name NAME] [-addr HOST:PORT] [-gossip HOST:PORT] [-data HOST:PORT] [-v]
+//	demo probe [-servername NAME] [-k] [-tls1.2|-tls1.3] [-timeout D] ADDR ADDR...
 //
 // # The runner
 //
@@ -37,12 +38,23 @@
 // (and, in ticket mode, until they share a key), so the check measures the
 // cluster as it serves, not as it starts. With -check the runner then stops the nodes and exits: 0 if the check
 // passed, 1 if not. Otherwise it prints how to try the cluster by hand with
-// openssl and curl, how to add a node, and serves until SIGINT (Ctrl-C) or
-// SIGTERM, which it passes on to every node, waiting for them to stop
-// gracefully. While it serves it reports what happens to the nodes:
+// openssl and curl, how to watch a node and probe the cluster, how to add a
+// node, and serves until SIGINT (Ctrl-C) or SIGTERM, which it passes on to
+// every node, waiting for them to stop gracefully. While it serves, after
+// those instructions, it reports what happens to the nodes:
 //
 //	down <name> pid=<pid>: <how it exited> (<k> of <N> nodes still running)
 //	ring <name> nodes=<k> peers=<p> [key=<id>]  (that node's ring, or its ticket key, changed)
+//	rates node-1=97% (35/36) node-2=100% (12/12) node-3=-
+//
+// The rates line is each node's resumption rate over the last minute, from
+// its /status: resumed handshakes as a percentage (rounded down, so 100%
+// means every one), then resumed/all handshakes; "-" for a node that had no
+// handshake in that minute, "?" for one whose status did not answer. The
+// runner asks every 5 seconds, and prints the line at once and then only
+// when it changes. Its own requests use one kept-alive connection per node,
+// which counts as one full handshake there, and no session cache, so they
+// store no session.
 //
 // The nodes' logs go to standard error, each line prefixed with "[<name>] ".
 // They show warnings and errors; -v adds debug detail.
@@ -67,6 +79,57 @@
 //	resumed: yes
 //	http: HTTP/2.0
 //
+// # Status and metrics
+//
+// GET /status on any node is a page for people, refreshed every 5 seconds:
+// the node's resumption rate over the last minute and its handshakes per
+// second, its share of the ring, the sessions it holds against its memory
+// budget, how long lookups at other members take, the members with their
+// state and round-trip time, why offered sessions were not resumed in the
+// last minute, and in ticket mode the ticket keys. With ?format=json, or
+// an Accept header naming application/json, it answers the same facts as
+// JSON, with snake_case names, plus every raw counter:
+//
+//	node, mode, time, started, uptime_seconds
+//	members[]     name, state (alive|suspect), self, rtt_seconds, gossip_addr, data_addr, started
+//	cluster       alive, suspect, gone, health
+//	ring          nodes, share, fair_share, peers_connected, rebalancing, changes
+//	sessions      held, bytes, max_bytes
+//	last_minute   seconds, handshakes, resumed, full, resumption_rate (null without handshakes),
+//	              misses{reason: n}, peer_latency{lookups, mean_seconds, p50_seconds, p99_seconds},
+//	              intervals[]{from, seconds, resumed, full}
+//	ticket_keys[] id, state (staged|active|retired), created, activate, expire, age_seconds (ticket mode)
+//	counters      handshakes[]{version, resumed, full}, resumption_hits, resumption_misses{reason: n},
+//	              tickets_issued, ticket_issue_errors, ticket_keys_generated (ticket mode),
+//	              store{every field of store.Stats: sessions, ..., copies_pending, peer_latency, ...}
+//
+// status_json.go documents every field. "The last minute" runs from the
+// oldest of the samples each node takes of its counters every 5 seconds
+// that is less than a minute old; last_minute.seconds says exactly how long.
+//
+// GET /metrics serves the node's Prometheus metrics: the sessionmesh
+// collector (package tlsadapter/metrics), the Go runtime's and the
+// process's, from a registry of the node's own.
+//
+// # The probe command
+//
+// "demo probe" checks cross-node resumption on any TLS endpoints, the demo's
+// or yours: the cross-node version of "openssl s_client -reconnect". For
+// every ordered pair of addresses A, B, A to A included as a baseline, it
+// makes a session on A with a fresh client and offers it to B:
+//
+//	probe <A> -> <B>: Reused TLSv1.3
+//
+// or "New" (B made a new session), or "Failed" (a connection failed; why,
+// on standard error). It speaks just enough HTTP to let a TLS 1.3 server
+// deliver its ticket (HEAD /, then reads until the server closes). Behind a
+// load balancer, give -servername the name clients use: sessionmesh resumes
+// a session only for the server name it was made for. It exits 0 if every
+// pair of different addresses resumed, 1 if not, 2 for a usage error.
+// Against the demo's nodes (-k: the certificate is self-signed) every pair
+// is Reused; against servers that do not share sessions, every cross pair
+// is New.
+//
 // # Exit status
 //
 // 0 on success, 1 when something failed (the self-check, a node that cannot
@@ -83,10 +146,16 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run dispatches to the node command or the runner and returns the exit status.
+// run dispatches to the node or probe command or the runner and returns the
+// exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "node" {
-		return runNode(args[1:], stdout, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "node":
+			return runNode(args[1:], stdout, stderr)
+		case "probe":
+			return runProbe(args[1:], stdout, stderr)
+		}
 	}
 	return runRunner(args, stdout, stderr)
 }

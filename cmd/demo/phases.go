@@ -76,10 +76,7 @@ func (r *runner) await(ctx context.Context, deadline <-chan time.Time, what stri
 // check runs the self-check, while the event loop goes on.
 func (r *runner) check(ctx context.Context) (bool, error) {
 	r.phase = checking
-	var targets []target
-	for _, l := range r.nodeLines() {
-		targets = append(targets, target{name: l.name, addr: l.tls})
-	}
+	targets := r.targets()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	result := make(chan bool, 1)
@@ -97,9 +94,11 @@ func (r *runner) check(ctx context.Context) (bool, error) {
 	}
 }
 
-// serve reports on the nodes until ctx ends.
+// serve reports on the nodes, and their resumption rates, until ctx ends.
 func (r *runner) serve(ctx context.Context) error {
 	r.phase = serving
+	rates := reportRates(r.targets(), r.roots, r.stdout)
+	defer rates.stop()
 	for {
 		select {
 		case ev := <-r.events:
@@ -164,6 +163,15 @@ func (r *runner) nodeLines() []nodeLine {
 		}
 	}
 	return ls
+}
+
+// targets returns the HTTPS servers of the nodes that came up, in order.
+func (r *runner) targets() []target {
+	var ts []target
+	for _, l := range r.nodeLines() {
+		ts = append(ts, target{name: l.name, addr: l.tls})
+	}
+	return ts
 }
 
 // stop sends SIGTERM to every node still running and waits for them all,

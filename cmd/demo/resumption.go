@@ -10,6 +10,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
 	"github.com/sessionmesh/sessionmesh/store"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
+	"github.com/sessionmesh/sessionmesh/tlsadapter/metrics"
 )
 
 // resumption is how the nodes share TLS sessions: the -resumption flag. This
@@ -48,8 +49,9 @@ type sessionDeps struct {
 
 // sharing is a mode at work on one node.
 type sharing struct {
-	tls  *tls.Config         // the server's config
-	keys *ticketkeys.Rotator // ticket mode's keys; nil in the other modes
+	tls     *tls.Config         // the server's config
+	keys    *ticketkeys.Rotator // ticket mode's keys; nil in the other modes
+	adapter metrics.Adapter     // its counters: handshakes on tls and, but in off mode, the tickets clients offered
 }
 
 // share returns a copy of base whose sessions are shared in mode m. In ticket
@@ -62,7 +64,7 @@ func (m resumption) share(base *tls.Config, d sessionDeps) (sharing, error) {
 		if err != nil {
 			return sharing{}, err
 		}
-		return sharing{tls: cache.TLSConfig(base)}, nil
+		return sharing{tls: cache.TLSConfig(base), adapter: cache}, nil
 	case ticketMode:
 		keys, err := ticketkeys.New(d.cluster, ticketkeys.Config{
 			Rotation: d.opts.rotation,
@@ -74,11 +76,14 @@ func (m resumption) share(base *tls.Config, d sessionDeps) (sharing, error) {
 		if err != nil {
 			return sharing{}, err
 		}
-		return sharing{tls: tlsadapter.NewTickets(keys, tlsadapter.Config{Logger: d.logger}).TLSConfig(base), keys: keys}, nil
+		tickets := tlsadapter.NewTickets(keys, tlsadapter.Config{Logger: d.logger})
+		return sharing{tls: tickets.TLSConfig(base), keys: keys, adapter: tickets}, nil
 	case offMode:
 		cfg := base.Clone()
 		cfg.SessionTicketsDisabled = true
-		return sharing{tls: cfg}, nil
+		counter := new(handshakeCounter)
+		cfg.VerifyConnection = counter.counting(cfg.VerifyConnection)
+		return sharing{tls: cfg, adapter: counter}, nil
 	}
 	return sharing{}, fmt.Errorf("unknown resumption mode %q", m)
 }

@@ -34,6 +34,7 @@ type runnerOptions struct {
 const runnerSynopsis = `
 usage: demo [flags]
        demo node -join ADDR [flags]    (demo node -h for its flags)
+       demo probe [flags] ADDR...      (demo probe -h for its flags)
 
 Starts a local cluster of sessionmesh HTTPS nodes, each its own process,
 shows that every node resumes the TLS sessions of every other, and serves

@@ -31,6 +31,8 @@ type node struct {
 	sharing sharing
 	srv     *http.Server
 	logger  *slog.Logger
+	status  *statusSource // what /status and /metrics report on
+	sampler *sampler      // samples the counters for /status's last minute
 
 	done     chan struct{} // closed when the HTTPS server has stopped
 	serveErr error         // why it stopped; read after done
@@ -44,6 +46,7 @@ type node struct {
 // else starts. On error, whatever had started is stopped again.
 func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Certificate, logger *slog.Logger, silenceLog func()) (n *node, err error) {
 	n = &node{name: opts.name, silenceLog: silenceLog, logger: logger}
+	started := time.Now()
 	defer func() {
 		if err != nil {
 			n.stop()
@@ -68,11 +71,18 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 		return n, err
 	}
 
+	n.status = &statusSource{
+		name: opts.name, mode: opts.mode.resumption, started: started,
+		cluster: n.cluster, store: n.store, adapter: n.sharing.adapter, keys: n.sharing.keys,
+		history: new(history), now: time.Now,
+	}
+	n.sampler = startSampler(n.status.history, n.status.sample)
+
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	n.srv = &http.Server{
-		Handler:           newHandler(opts.name),
+		Handler:           newHandler(opts.name, newStatusHandler(n.status, logger), metricsHandler(n.status, logger)),
 		TLSConfig:         n.sharing.tls,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -124,9 +134,9 @@ func (n *node) line() nodeLine {
 }
 
 // stop stops what has started, in the graceful order: the HTTPS server
-// (finishing requests in flight), the store (withdrawing from the ring and
-// handing its sessions over), the ticket keys, then membership (telling the
-// others we are leaving).
+// (finishing requests in flight) and the sampler behind its status page,
+// the store (withdrawing from the ring and handing its sessions over), the
+// ticket keys, then membership (telling the others we are leaving).
 func (n *node) stop() {
 	switch {
 	case n.srv != nil:
@@ -138,6 +148,9 @@ func (n *node) stop() {
 		<-n.done
 	case n.ln != nil:
 		n.ln.Close()
+	}
+	if n.sampler != nil {
+		n.sampler.stop()
 	}
 	if n.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), handoffTimeout)
