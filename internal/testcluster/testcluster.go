@@ -69,7 +69,9 @@ type Node struct {
 }
 
 // Start starts n nodes, each joining the first, and waits until every node
-// has every other on its ring. Everything stops when the test ends.
+// has every other on its ring and a connection to each: a test's first
+// lookup then measures the cluster, not the dial of a peer connection on a
+// busy machine. Everything stops when the test ends.
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, opts: opts, Secret: cluster.NewSecret()}
@@ -81,7 +83,22 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		c.AddNode()
 	}
 	c.WaitRing(n)
+	c.waitPeers(n - 1)
 	return c
+}
+
+// waitPeers waits until every running node is connected to n peers.
+func (c *Cluster) waitPeers(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, nd := range c.Running() {
+		for nd.Store.Stats().PeersConnected != n {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s: connected to %d peers, want %d", nd.Name, nd.Store.Stats().PeersConnected, n)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // AddNode starts one more node and joins it to the cluster (if there is one).
