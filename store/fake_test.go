@@ -12,6 +12,10 @@ type fakeCluster struct {
 	mu       sync.Mutex
 	members  map[string]cluster.Member
 	watchers map[chan struct{}]struct{}
+
+	// afterAdvertise, if set, runs at the end of every Advertise, with the
+	// name of the member that advertised.
+	afterAdvertise func(name string)
 }
 
 func newFakeCluster() *fakeCluster {
@@ -82,7 +86,11 @@ func (n *fakeNode) Advertise(addr string, version uint8) error {
 		m.DataAddr, m.DataVersion = addr, version
 		n.c.members[n.name] = m
 	}
+	after := n.c.afterAdvertise
 	n.c.mu.Unlock()
 	n.c.changed()
+	if after != nil {
+		after(n.name)
+	}
 	return nil
 }

@@ -22,18 +22,26 @@ func (s *Store) Leave(ctx context.Context) error {
 		return ErrClosed
 	}
 	s.leaving.Store(true)
+	// The ring with this node on it is the one its records are placed by.
+	// Take it before withdrawing: withdrawing rebuilds the view without this
+	// node, and moving records from that ring to itself would send nothing.
+	from := s.view.Load().ring
 	if err := s.m.Advertise("", peer.Version); err != nil {
 		return fmt.Errorf("store: withdraw from the ring: %w", err)
 	}
-	v := s.view.Load()
-	if v.ring == nil {
+	if from == nil {
 		return nil
 	}
-	rest := slices.DeleteFunc(v.ring.Nodes(), func(n string) bool { return n == s.self })
+	rest := slices.DeleteFunc(from.Nodes(), func(n string) bool { return n == s.self })
+	if len(rest) == from.Len() {
+		// This node's own entry had not reached its view yet; its records
+		// were placed as if it were on the ring all the same.
+		from = ring.New(append(rest, s.self), 0, nil)
+	}
 	if len(rest) == 0 {
 		return nil // nobody to hand over to
 	}
-	sent, err := s.move(ctx, v.ring, ring.New(rest, 0, nil), rate.NewLimiter(rate.Inf, 0), &s.stats.handedOff)
+	sent, err := s.move(ctx, from, ring.New(rest, 0, nil), rate.NewLimiter(rate.Inf, 0), &s.stats.handedOff)
 	s.logger.Info("handed records over", "records_sent", sent, "complete", err == nil)
 	if err != nil {
 		return fmt.Errorf("store: leave: handed over %d records, then: %w", sent, err)

@@ -92,6 +92,34 @@ func TestLeaveHandsOver(t *testing.T) {
 	}
 }
 
+// TestLeaveAfterWithdrawalSeen: with a real membership, withdrawing from the
+// ring is gossiped back to the leaving node itself, which may rebuild its
+// view without itself before it hands anything over. Leave must hand over
+// all the same: here the rebuild always wins that race.
+func TestLeaveAfterWithdrawalSeen(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.Replicas = 1 })
+	a, b := tc.stores[0], tc.stores[1]
+	ids := putMany(t, tc, a, 300)
+	tc.fake.mu.Lock()
+	tc.fake.afterAdvertise = func(name string) {
+		if name == a.self {
+			waitFor(t, func() bool { return a.view.Load().ring.Len() == 2 })
+		}
+	}
+	tc.fake.mu.Unlock()
+	if err := a.Leave(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.HandedOff != 300 || st.Sessions != 0 {
+		t.Errorf("a handed over %d and kept %d, want 300 and 0", st.HandedOff, st.Sessions)
+	}
+	a.Close()
+	tc.fake.remove(a.self)
+	if n := readable(t, b, ids); n != len(ids) {
+		t.Errorf("b reads %d of %d after a left", n, len(ids))
+	}
+}
+
 // TestJoinMovesRecords: when a node joins, the records it now owns move to
 // it, and every record stays readable throughout.
 func TestJoinMovesRecords(t *testing.T) {
