@@ -98,7 +98,7 @@ func (s *Store) rebalancer() {
 		case <-s.rebalance:
 		}
 		v := s.view.Load()
-		if v.prev == nil || s.leaving.Load() {
+		if !v.moving || s.leaving.Load() {
 			continue
 		}
 		ctx, cancel := s.untilRingChanges(v.ring)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"sync"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 )
@@ -12,6 +13,7 @@ type fakeCluster struct {
 	mu       sync.Mutex
 	members  map[string]cluster.Member
 	watchers map[chan struct{}]struct{}
+	joins    int // so far; each join starts at a later time
 
 	// afterAdvertise, if set, runs at the end of every Advertise, with the
 	// name of the member that advertised.
@@ -22,10 +24,13 @@ func newFakeCluster() *fakeCluster {
 	return &fakeCluster{members: make(map[string]cluster.Member), watchers: make(map[chan struct{}]struct{})}
 }
 
-// join adds a member and returns its view of the cluster.
+// join adds a member and returns its view of the cluster. A name that is
+// already a member is a process that restarted: it replaces the old entry,
+// with a later start time.
 func (c *fakeCluster) join(name string) *fakeNode {
 	c.mu.Lock()
-	c.members[name] = cluster.Member{Name: name, Addr: "fake:" + name}
+	c.joins++
+	c.members[name] = cluster.Member{Name: name, Addr: "fake:" + name, Started: time.Unix(int64(c.joins), 0)}
 	c.mu.Unlock()
 	c.changed()
 	return &fakeNode{c: c, name: name}

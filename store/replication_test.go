@@ -120,6 +120,38 @@ func TestLeaveAfterWithdrawalSeen(t *testing.T) {
 	}
 }
 
+// TestRestartDuringRebalance: a node that leaves and comes back under the
+// same name while the others still move records is a new, empty member. The
+// ring it left is no guide to where records are: its names match the new
+// ring's, but the records the old process held are with the members that
+// took them over. Reads must ask those, and the rebalance must send them
+// to the new process. The rebalance is slowed to a crawl, so it is still
+// under way throughout.
+func TestRestartDuringRebalance(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.Replicas = 1; c.RebalanceRate = 1 })
+	a := tc.stores[0]
+	ids := putMany(t, tc, a, 300)
+	if err := a.Leave(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	tc.waitRing(t, 2)
+	a.Close()
+	a2 := tc.add(t, a.self, tc.secret, func(c *Config) { c.Replicas = 1; c.RebalanceRate = 1 })
+	tc.waitRing(t, 3)
+	for _, s := range tc.stores[1:3] {
+		v := s.view.Load()
+		if !v.moving {
+			t.Fatalf("%s: the rebalance has settled; the test needs it under way", s.self)
+		}
+		if slices.Contains(v.prev.Nodes(), a.self) {
+			t.Errorf("%s still takes the restarted %s for a holder of its old records", s.self, a.self)
+		}
+	}
+	if n := readable(t, a2, ids); n != len(ids) {
+		t.Errorf("the restarted node reads %d of %d", n, len(ids))
+	}
+}
+
 // TestJoinMovesRecords: when a node joins, the records it now owns move to
 // it, and every record stays readable throughout.
 func TestJoinMovesRecords(t *testing.T) {

@@ -73,7 +73,7 @@ func (s *Store) Stats() Stats {
 		st.RingNodes = v.ring.Len()
 		st.RingShare = v.ring.Share(s.self)
 	}
-	st.Rebalancing = v.prev != nil
+	st.Rebalancing = v.moving
 	for _, c := range v.clients {
 		if c.Connected() {
 			st.PeersConnected++

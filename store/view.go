@@ -1,7 +1,9 @@
 package store
 
 import (
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/store/peer"
@@ -16,15 +18,39 @@ type view struct {
 	self     string
 	replicas int
 	ring     *ring.Ring
-	// prev is the oldest ring whose records may not all have reached their
-	// owners on ring yet; nil once a rebalance has settled. Reads ask its
-	// owners too, so a change of membership does not turn into misses.
-	prev    *ring.Ring
+	started  incarnations // of ring's members
+	// prev is the ring records were placed by before the last change of
+	// membership (or the oldest one whose records this node had not finished
+	// moving when the ring changed again). Reads ask its owners too, so a
+	// change of membership does not turn into misses: not only while this
+	// node moves records, but while the others may still be moving theirs
+	// here. It stays until the next change; nil before the first.
+	prev        *ring.Ring
+	prevStarted incarnations // of prev's members
+	// moving is true until this node has sent the records whose owners
+	// changed from prev to ring.
+	moving  bool
 	clients map[string]*peer.Client // by member name; remote members on the ring only
 }
 
-// owners returns the members that should hold id: its owner, then its
-// replicas, then — while records move — its owners on the previous ring.
+// incarnations holds when each member on a ring started. A process that
+// restarts under the same name comes back empty: by its start time it is a
+// new member, however alike the ring's names look.
+type incarnations map[string]time.Time
+
+// restarted returns the members of was that are in now with another start time.
+func (was incarnations) restarted(now incarnations) []string {
+	var out []string
+	for name, t := range was {
+		if u, ok := now[name]; ok && !u.Equal(t) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// owners returns the members that may hold id: its owner, then its
+// replicas, then its owners on the ring before the last change.
 func (v *view) owners(id string) []string {
 	if v.ring == nil {
 		return nil
@@ -91,17 +117,21 @@ func (s *Store) rebuild(members []cluster.Member) {
 	defer s.viewMu.Unlock()
 	old := s.view.Load()
 	next := &view{
-		self:     s.self,
-		replicas: s.cfg.Replicas,
-		clients:  make(map[string]*peer.Client),
-		prev:     old.prev,
+		self:        s.self,
+		replicas:    s.cfg.Replicas,
+		clients:     make(map[string]*peer.Client),
+		prev:        old.prev,
+		prevStarted: old.prevStarted,
+		moving:      old.moving,
 	}
 	var names []string
+	next.started = make(incarnations)
 	for _, m := range members {
 		if m.DataAddr == "" || m.DataVersion != peer.Version {
 			continue
 		}
 		names = append(names, m.Name)
+		next.started[m.Name] = m.Started
 		if m.Name == s.self {
 			continue
 		}
@@ -113,22 +143,42 @@ func (s *Store) rebuild(members []cluster.Member) {
 			next.clients[m.Name] = c
 		}
 	}
-	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names)
+	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names) || len(old.started.restarted(next.started)) > 0
 	if changed {
 		next.ring = ring.New(names, 0, nil)
 		switch {
-		case next.prev != nil: // still moving records from an older ring: keep asking its owners
+		case old.moving: // still moving records from an older ring: keep asking its owners
 		case old.ring != nil:
-			next.prev = old.ring
+			next.prev, next.prevStarted = old.ring, old.started
 		default:
-			// The first ring. Records stored before it (this node alone)
-			// move to their owners as if this node had been the whole ring.
-			next.prev = ring.New([]string{s.self}, 1, nil)
+			// The first ring: this node has just started, and holds nothing
+			// but what was stored before the ring was built. The ring as
+			// it was without it says who holds the records it now owns;
+			// reads ask them until the rebalance has brought them here.
+			rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == s.self })
+			if len(rest) == 0 {
+				rest = []string{s.self}
+			}
+			next.prev = ring.New(rest, 0, nil)
+			next.prevStarted = maps.Clone(next.started)
 		}
+		// A member that restarted holds none of what it held on prev: its
+		// records are with the members that took its place, and it is owed
+		// them like any new member.
+		gone := next.prevStarted.restarted(next.started)
+		if len(gone) > 0 {
+			kept := slices.DeleteFunc(next.prev.Nodes(), func(n string) bool { return slices.Contains(gone, n) })
+			next.prev = ring.New(kept, 0, nil)
+			next.prevStarted = maps.Clone(next.prevStarted)
+			for _, n := range gone {
+				delete(next.prevStarted, n)
+			}
+		}
+		next.moving = true
 		s.stats.ringChanges.Add(1)
-		s.logger.Info("ring changed", "nodes", len(names))
+		s.logger.Info("ring changed", "nodes", len(names), "restarted", len(gone))
 	} else {
-		next.ring = old.ring
+		next.ring, next.started = old.ring, old.started
 	}
 	s.view.Store(next)
 	for name, c := range old.clients {
@@ -136,22 +186,23 @@ func (s *Store) rebuild(members []cluster.Member) {
 			c.Close()
 		}
 	}
-	if changed && next.prev != nil {
+	if changed {
 		s.kickRebalance()
 	}
 }
 
-// settle forgets the previous ring once a rebalance of ring r has finished,
-// if the ring has not changed again meanwhile.
+// settle records that this node has moved its records to their owners on
+// ring r, if the ring has not changed again meanwhile. Reads still ask the
+// previous ring's owners: other members may not have finished.
 func (s *Store) settle(r *ring.Ring) {
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
 	v := s.view.Load()
-	if v.ring != r || v.prev == nil {
+	if v.ring != r || !v.moving {
 		return
 	}
 	next := *v
-	next.prev = nil
+	next.moving = false
 	s.view.Store(&next)
 }
 
