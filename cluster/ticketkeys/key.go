@@ -103,8 +103,9 @@ func checkEntropy(seed []byte) error {
 // encrypted gossip.
 const setVersion = 1
 
-// maxKeys bounds the keys in a received set.
-const maxKeys = 256
+// maxKeys bounds the keys in a received set. A set travels whole only in
+// push/pull over TCP, so even this many (about 90 KiB) is no burden.
+const maxKeys = 1024
 
 var errSet = errors.New("ticketkeys: malformed key set")
 

@@ -43,6 +43,18 @@ type Cluster interface {
 // Members with the tag take part in ticket keys; the oldest of them generates.
 const tagKey = "ticketkeys"
 
+// maxHeld bounds the keys a configuration may keep at once, so that two
+// halves of a partition that merge, with seed keys besides, still fit in
+// one key set (maxKeys). Hourly rotation with MaxLifetime keeps 171.
+const maxHeld = maxKeys / 4
+
+// keysHeld returns how many keys cfg keeps at most: the staged one, the
+// active one, and the retired ones whose tickets may still be resumed.
+func keysHeld(cfg Config) int {
+	retired := (cfg.Lifetime + cfg.Staging + cfg.Rotation - 1) / cfg.Rotation
+	return int(retired) + 2
+}
+
 // MaxLifetime is the longest ticket lifetime: crypto/tls never resumes a
 // session older than 7 days.
 const MaxLifetime = 7 * 24 * time.Hour
@@ -51,7 +63,9 @@ const MaxLifetime = 7 * 24 * time.Hour
 // node of a cluster should use the same values.
 type Config struct {
 	// Rotation is how often a new key is generated. Default one hour, as
-	// Cloudflare did and Envoy recommends. At least twice Staging.
+	// Cloudflare did and Envoy recommends. At least twice Staging, and
+	// long enough that Lifetime spans at most 254 rotations (every key is
+	// kept until its last ticket expires).
 	Rotation time.Duration
 
 	// Staging is how long a new key is decrypt-only before it may encrypt,
@@ -139,6 +153,9 @@ func New(c Cluster, cfg Config) (*Rotator, error) {
 		return nil, fmt.Errorf("ticketkeys: Lifetime %v exceeds %v, the most crypto/tls resumes", cfg.Lifetime, MaxLifetime)
 	case cfg.Rotation < 2*cfg.Staging:
 		return nil, fmt.Errorf("ticketkeys: Rotation %v is less than twice Staging %v", cfg.Rotation, cfg.Staging)
+	case keysHeld(cfg) > maxHeld:
+		return nil, fmt.Errorf("ticketkeys: a Lifetime of %v with a key every %v keeps %d keys, more than %d: rotate less often or shorten Lifetime",
+			cfg.Lifetime, cfg.Rotation, keysHeld(cfg), maxHeld)
 	}
 	r := &Rotator{
 		cfg:     cfg,

@@ -365,18 +365,6 @@ func TestNoKeyMaterialInLogs(t *testing.T) {
 	}
 }
 
-func TestConfigLimits(t *testing.T) {
-	n := newFakeNet().add("x", time.Now())
-	for _, cfg := range []Config{
-		{Lifetime: MaxLifetime + time.Hour},
-		{Rotation: time.Minute, Staging: time.Minute},
-	} {
-		if _, err := New(n, cfg); err == nil {
-			t.Errorf("New(%+v) succeeded", cfg)
-		}
-	}
-}
-
 // sessionState returns a real server-side session from a TLS handshake.
 func sessionState(t *testing.T) *tls.SessionState {
 	t.Helper()
@@ -437,3 +425,43 @@ func TestStalledRotationKeepsTheKey(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no randomness today") }
+
+// TestConfigLimits: a configuration is refused, with a reason, when its
+// tickets could not be resumed or its keys could not all travel in one set.
+func TestConfigLimits(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string // in the error; "" for a configuration that works
+	}{
+		{Config{}, ""},
+		{Config{Lifetime: MaxLifetime, Rotation: time.Hour}, ""},
+		{Config{Lifetime: MaxLifetime + time.Second}, "exceeds"},
+		{Config{Rotation: time.Minute, Staging: time.Minute}, "twice Staging"},
+		{Config{Lifetime: MaxLifetime, Rotation: 10 * time.Minute}, "keeps 1011 keys"},
+	} {
+		r, err := New(newFakeNet().add("x", time.Now()), tt.cfg)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%+v refused: %v", tt.cfg, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%+v: error %v, want one that says %q", tt.cfg, err, tt.want)
+		}
+		if err == nil {
+			if n := keysHeld(r.cfg); n*4 > maxKeys {
+				t.Errorf("%+v keeps %d keys; merged sets would not fit in %d", tt.cfg, n, maxKeys)
+			}
+			r.Close()
+		}
+	}
+	// A set of maxKeys keys decodes; one more is refused.
+	keys := make([]*key, maxKeys+1)
+	for i := range keys {
+		keys[i] = testKey(uint64(i+1), time.Duration(i)*time.Minute)
+	}
+	if got, err := decodeKeys(encodeKeys(keys[:maxKeys])); err != nil || len(got) != maxKeys {
+		t.Errorf("a set of %d keys: %d decoded, %v", maxKeys, len(got), err)
+	}
+	if _, err := decodeKeys(encodeKeys(keys)); err == nil {
+		t.Errorf("a set of %d keys decoded", len(keys))
+	}
+}
