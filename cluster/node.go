@@ -178,7 +178,9 @@ func (n *Node) PeerTLS() *tls.Config { return n.peerTLS.Clone() }
 // Join contacts the seed addresses (host:port; host names are resolved,
 // several addresses per name are fine) and joins their cluster. It retries
 // with backoff until one seed answers or ctx ends, so nodes that start
-// together may list each other. Joining a node's own address is harmless.
+// together may list each other. Joining a node's own address is harmless,
+// but it counts as an answer: if every seed is this node, Join returns at
+// once and the node stays a cluster of one until another joins it.
 func (n *Node) Join(ctx context.Context, seeds ...string) error {
 	if len(seeds) == 0 {
 		return errors.New("cluster: Join needs at least one seed address")

@@ -60,7 +60,9 @@ type Config struct {
 
 	// MaxBytes bounds the memory this node's records may use, their overhead
 	// included (shard.Cost: about 260 bytes for a TLS 1.3 session).
-	// Default 256 MiB, about a million sessions.
+	// Default 256 MiB, about a million records. Each session is a record on
+	// Replicas members, so with the default 2 a cluster of N nodes holds
+	// about N/2 million sessions.
 	MaxBytes int64
 
 	// Replicas is how many members hold each record: its owner and the next
@@ -68,9 +70,11 @@ type Config struct {
 	// without its sessions going with it. Default 2.
 	Replicas int
 
-	// RebalanceRate bounds how many records per second this node sends to
-	// their new owners after the membership changes, so that a rebalance
-	// never starves the handshake path. Default 10 000.
+	// RebalanceRate bounds how many records per second this node looks at
+	// after the membership changes, sending those whose owners changed to
+	// the new ones, so that a rebalance never starves the handshake path.
+	// Default 10 000: a node holding a million records takes under two
+	// minutes. Leave is not limited: a leaving node hands over at once.
 	RebalanceRate int
 
 	// Dial opens connections to peers: for unusual networks, and for tests
