@@ -33,7 +33,7 @@ type Stats struct {
 	PeersConnected int     // members on the ring this node has a live connection to
 	RingShare      float64 // the fraction of IDs this node owns
 	RingChanges    uint64
-	Rebalancing    bool // records may still be moving after a ring change
+	Rebalancing    bool // this node is still sending records whose owners changed with the ring
 }
 
 type counters struct {

@@ -294,7 +294,7 @@ func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
 
 // Get returns the record stored under id: from this node's memory if it is
 // there, otherwise from the members that should hold it — owner first, then
-// replicas, then previous owners while records move — sharing ctx's time
+// replicas, then its owners before the last membership change — sharing ctx's time
 // among them. It returns ErrNotFound if no member has a valid record, or the
 // error that kept it from asking one.
 func (s *Store) Get(ctx context.Context, id string) (Record, error) {

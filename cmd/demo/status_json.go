@@ -48,7 +48,7 @@ type ringStatus struct {
 	Share          float64 `json:"share"`           // the fraction of session IDs this node owns, 0 to 1
 	FairShare      float64 `json:"fair_share"`      // 1/nodes, for comparison
 	PeersConnected int     `json:"peers_connected"` // members this node has a live data connection to
-	Rebalancing    bool    `json:"rebalancing"`     // records may still be moving after a ring change
+	Rebalancing    bool    `json:"rebalancing"`     // this node is still sending records whose owners changed with the ring
 	Changes        uint64  `json:"changes"`         // ring rebuilds since the start
 }
 

@@ -51,7 +51,7 @@ func newStoreMetrics() *storeMetrics {
 		ringNodes:      newDesc("ring_nodes", "Members on this node's ring, this node included."),
 		ringShare:      newDesc("ring_share_ratio", "The fraction of session IDs this node owns, 0 to 1."),
 		ringChanges:    newDesc("ring_changes_total", "Times this node rebuilt its ring because the members changed."),
-		rebalancing:    newDesc("ring_rebalancing", "1 while records may still be moving to new owners after a ring change, else 0."),
+		rebalancing:    newDesc("ring_rebalancing", "1 while this node is still sending records whose owners changed with the ring, else 0."),
 		peersConnected: newDesc("store_peers_connected", "Members on the ring this node has a live data connection to."),
 	}
 }
