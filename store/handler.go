@@ -13,8 +13,11 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 	}
 	switch req.Op {
 	case peer.OpGet:
-		val, ok := s.mem.get(req.Key, s.cfg.Now())
-		if !ok {
+		val, ok, expired := s.mem.get(req.Key, s.cfg.Now())
+		switch {
+		case expired:
+			return peer.Response{Status: peer.StatusExpired}
+		case !ok:
 			return peer.Response{Status: peer.StatusNotFound}
 		}
 		s.stats.servedGets.Add(1)

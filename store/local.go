@@ -48,7 +48,7 @@ func (l *local) put(id string, val []byte, expires, now time.Time) bool {
 	return st.s.Put(id, val, expires, now)
 }
 
-func (l *local) get(id string, now time.Time) ([]byte, bool) {
+func (l *local) get(id string, now time.Time) (val []byte, ok, expired bool) {
 	st := l.stripe(id)
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -62,8 +62,8 @@ func TestCrashKeepsReplicas(t *testing.T) {
 	}
 	// The rebalance gave every record its second copy back: each is on both.
 	for _, id := range ids {
-		_, okB := b.mem.get(id, tc.clock.Now())
-		_, okC := c.mem.get(id, tc.clock.Now())
+		_, okB, _ := b.mem.get(id, tc.clock.Now())
+		_, okC, _ := c.mem.get(id, tc.clock.Now())
 		if !okB || !okC {
 			t.Fatalf("a record is not on both survivors (b %v, c %v)", okB, okC)
 		}
@@ -173,7 +173,7 @@ func TestJoinMovesRecords(t *testing.T) {
 	})
 	moved := 0
 	for _, id := range ids {
-		if _, ok := d.mem.get(id, tc.clock.Now()); ok {
+		if _, ok, _ := d.mem.get(id, tc.clock.Now()); ok {
 			moved++
 		}
 	}
@@ -202,7 +202,7 @@ func TestReadRepair(t *testing.T) {
 	if _, err := reader.Get(ctx(t), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, ok := a.mem.get(ids[0], tc.clock.Now()); return ok })
+	waitFor(t, func() bool { _, ok, _ := a.mem.get(ids[0], tc.clock.Now()); return ok })
 }
 
 // TestSlowOwner: an owner that answers after the deadline costs only its

@@ -24,6 +24,10 @@ import (
 var (
 	// ErrNotFound means no valid record is stored under the ID.
 	ErrNotFound = errors.New("store: not found")
+	// ErrExpired means the record under the ID has expired. A record is
+	// reported so only while it is still held: ExpiryInterval after it
+	// expired it is swept, and the ID is then ErrNotFound.
+	ErrExpired = errors.New("store: expired")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("store: closed")
 	// ErrCorrupt means a stored or received record could not be decoded.
@@ -294,9 +298,10 @@ func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
 
 // Get returns the record stored under id: from this node's memory if it is
 // there, otherwise from the members that should hold it — owner first, then
-// replicas, then its owners before the last membership change — sharing ctx's time
-// among them. It returns ErrNotFound if no member has a valid record, or the
-// error that kept it from asking one.
+// replicas, then its owners before the last membership change — sharing
+// ctx's time among them. It returns ErrExpired if the record was found but
+// has expired, ErrNotFound if no member has it, or the error that kept it
+// from asking one.
 func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	if err := checkID(id); err != nil {
 		return Record{}, err
@@ -304,9 +309,14 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	if s.isClosed() {
 		return Record{}, ErrClosed
 	}
-	if val, ok := s.mem.get(id, s.cfg.Now()); ok {
+	val, ok, expired := s.mem.get(id, s.cfg.Now())
+	switch {
+	case ok:
 		s.stats.localHits.Add(1)
 		return s.decode(val)
+	case expired: // every copy expires at the same time: no use asking
+		s.stats.misses.Add(1)
+		return Record{}, ErrExpired
 	}
 	v := s.view.Load()
 	owners := others(v.owners(id), s.self)
@@ -316,9 +326,9 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	}
 	// Concurrent lookups of one ID (a client offering the same ticket on
 	// several connections at once) share one search.
-	val, err := s.group.Do(id, func() (any, error) { return s.fetch(ctx, v, id, owners) })
+	found, err := s.group.Do(id, func() (any, error) { return s.fetch(ctx, v, id, owners) })
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
 		s.stats.misses.Add(1)
 		return Record{}, err
 	case err != nil:
@@ -326,7 +336,7 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 		return Record{}, err
 	}
 	s.stats.remoteHits.Add(1)
-	return s.decode(val.([]byte))
+	return s.decode(found.([]byte))
 }
 
 // fetch asks owners in turn, each with an equal share of the time left, so
@@ -352,6 +362,8 @@ func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) 
 			return resp.Value, nil
 		case err == nil && resp.Status == peer.StatusNotFound:
 			missing = append(missing, o)
+		case err == nil && resp.Status == peer.StatusExpired: // so is every other copy
+			return nil, ErrExpired
 		case err == nil:
 			err = fmt.Errorf("store: peer %s answered %v", c.Addr(), resp.Status)
 			fallthrough
@@ -387,7 +399,7 @@ func (s *Store) decode(val []byte) (Record, error) {
 		return Record{}, err
 	}
 	if !r.Expires.After(s.cfg.Now()) {
-		return Record{}, ErrNotFound
+		return Record{}, ErrExpired
 	}
 	return r, nil
 }

@@ -161,9 +161,10 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
-// TestExpiry: records vanish at their expiry, locally and remotely.
+// TestExpiry: records vanish at their expiry, locally and remotely, and
+// say they expired until they are swept.
 func TestExpiry(t *testing.T) {
-	tc := newTestCluster(t, 2)
+	tc := newTestCluster(t, 2, func(c *Config) { c.Replicas = 1 })
 	a, b := tc.stores[0], tc.stores[1]
 	id := a.NewID()
 	if err := a.Put(ctx(t), id, tc.record("v")); err != nil {
@@ -174,9 +175,15 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("before expiry: %v", err)
 	}
 	tc.clock.Advance(time.Second)
+	for _, s := range []*Store{b, a, b} { // remotely, locally, and remotely again
+		if _, err := s.Get(ctx(t), id); !errors.Is(err, ErrExpired) {
+			t.Errorf("%s after expiry: %v, want ErrExpired", s.self, err)
+		}
+	}
+	a.mem.expire(tc.clock.Now()) // what the sweep does every ExpiryInterval
 	for _, s := range tc.stores {
 		if _, err := s.Get(ctx(t), id); !errors.Is(err, ErrNotFound) {
-			t.Errorf("%s after expiry: %v, want ErrNotFound", s.self, err)
+			t.Errorf("%s after the sweep: %v, want ErrNotFound", s.self, err)
 		}
 	}
 	if err := a.Put(ctx(t), a.NewID(), tc.record("v")); err != nil {

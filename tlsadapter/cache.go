@@ -186,6 +186,8 @@ func reasonOf(err error) MissReason {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return NotFound
+	case errors.Is(err, store.ErrExpired):
+		return Expired
 	case errors.Is(err, context.DeadlineExceeded):
 		return Timeout
 	case errors.Is(err, store.ErrCorrupt):

@@ -59,7 +59,7 @@ func (c *ClientCache) Get(sessionKey string) (*tls.ClientSessionState, bool) {
 	defer cancel()
 	r, err := c.store.Get(ctx, clientID(sessionKey))
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) {
 			c.logger.Debug("client session lookup failed", "err", err)
 		}
 		return nil, false

@@ -89,7 +89,9 @@ func TestServerNameScoping(t *testing.T) {
 	}
 }
 
-// TestExpiry: with the clock moved past SessionTTL, no node resumes the session.
+// TestExpiry: with the clock moved past SessionTTL, no node resumes the
+// session, and each says why: it expired (whether the node held a copy or
+// asked one that did), not that it was never there.
 func TestExpiry(t *testing.T) {
 	clk := testclock.New(time.Now())
 	c := testcluster.Start(t, 3, testcluster.Options{
@@ -110,9 +112,14 @@ func TestExpiry(t *testing.T) {
 			}
 			clk.Advance(time.Minute)
 			for _, nd := range c.Nodes {
+				before := nd.Cache.Stats()
 				cl.Offer(sess)
 				if resumed, err := cl.Connect(nd.Addr); err != nil || resumed {
 					t.Errorf("%s after the TTL: resumed=%v err=%v", nd.Name, resumed, err)
+				}
+				after := nd.Cache.Stats()
+				if after.Missed(tlsadapter.Expired)-before.Missed(tlsadapter.Expired) != 1 {
+					t.Errorf("%s: the miss was not counted as expired: %+v", nd.Name, after)
 				}
 			}
 		})

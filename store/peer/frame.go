@@ -44,6 +44,7 @@ const (
 	StatusOK       Status = 0
 	StatusNotFound Status = 1 // no valid entry under Key
 	StatusInvalid  Status = 2 // the request was malformed or refused (bad op, key or value)
+	StatusExpired  Status = 3 // the entry under Key has expired (a miss, with its reason)
 )
 
 func (s Status) String() string {
@@ -54,6 +55,8 @@ func (s Status) String() string {
 		return "not found"
 	case StatusInvalid:
 		return "invalid"
+	case StatusExpired:
+		return "expired"
 	}
 	return fmt.Sprintf("Status(%d)", uint8(s))
 }

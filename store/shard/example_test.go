@@ -15,8 +15,8 @@ func Example() {
 	s.Get("a", now) // a is now the most recently used
 	s.Put("c", []byte("cherry"), now.Add(time.Hour), now)
 
-	_, okA := s.Get("a", now)
-	_, okB := s.Get("b", now)
+	_, okA, _ := s.Get("a", now)
+	_, okB, _ := s.Get("b", now)
 	fmt.Println("a kept:", okA, "b evicted:", !okB, "evictions:", s.Evictions)
 	// Output: a kept: true b evicted: true evictions: 1
 }

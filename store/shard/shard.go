@@ -78,19 +78,19 @@ func (s *Shard) Put(key string, value []byte, expires, now time.Time) bool {
 }
 
 // Get returns the value stored under key and marks it recently used. An
-// expired entry is dropped and reported missing.
-func (s *Shard) Get(key string, now time.Time) ([]byte, bool) {
-	e, ok := s.items[key]
-	if !ok {
-		return nil, false
-	}
-	if e.expires <= now.UnixNano() {
-		s.remove(e)
-		s.Expirations++
-		return nil, false
+// entry whose time has come is not returned but reported expired, rather
+// than merely missing, so that callers can tell a client why; it stays
+// until Expire drops it (or room is needed), and says so each time.
+func (s *Shard) Get(key string, now time.Time) (value []byte, ok, expired bool) {
+	e, found := s.items[key]
+	switch {
+	case !found:
+		return nil, false, false
+	case e.expires <= now.UnixNano():
+		return nil, false, true
 	}
 	s.touch(e)
-	return e.value, true
+	return e.value, true, false
 }
 
 // Peek returns the value and expiry stored under key without marking it

@@ -23,11 +23,11 @@ func TestPutGetDelete(t *testing.T) {
 	if !s.Put("a", []byte("1"), at(time.Hour), t0) {
 		t.Fatal("Put failed")
 	}
-	if v, ok := s.Get("a", t0); !ok || string(v) != "1" {
+	if v, ok, _ := s.Get("a", t0); !ok || string(v) != "1" {
 		t.Fatalf("Get = %q, %v", v, ok)
 	}
 	s.Put("a", []byte("22"), at(time.Hour), t0)
-	if v, _ := s.Get("a", t0); string(v) != "22" {
+	if v, _, _ := s.Get("a", t0); string(v) != "22" {
 		t.Fatalf("Get after replace = %q", v)
 	}
 	if s.Len() != 1 || s.Bytes() != Cost(1, 2) {
@@ -36,7 +36,7 @@ func TestPutGetDelete(t *testing.T) {
 	if !s.Delete("a") || s.Delete("a") {
 		t.Error("Delete should succeed once")
 	}
-	if _, ok := s.Get("a", t0); ok || s.Len() != 0 || s.Bytes() != 0 {
+	if _, ok, _ := s.Get("a", t0); ok || s.Len() != 0 || s.Bytes() != 0 {
 		t.Errorf("after Delete: Len %d Bytes %d", s.Len(), s.Bytes())
 	}
 }
@@ -48,14 +48,19 @@ func TestExpiry(t *testing.T) {
 	if s.Put("past", []byte("x"), at(-time.Second), t0) {
 		t.Error("stored an entry that had already expired")
 	}
-	if _, ok := s.Get("short", at(time.Minute-1)); !ok {
+	if _, ok, _ := s.Get("short", at(time.Minute-1)); !ok {
 		t.Error("entry gone before its time")
 	}
-	if _, ok := s.Get("short", at(time.Minute)); ok {
-		t.Error("entry served at its expiry time")
+	for range 2 { // an expired entry says so until it is dropped
+		if _, ok, expired := s.Get("short", at(time.Minute)); ok || !expired {
+			t.Errorf("at its expiry time: ok %v, expired %v; want false, true", ok, expired)
+		}
 	}
-	if s.Expirations != 1 || s.Len() != 1 {
-		t.Errorf("Expirations %d Len %d, want 1 and 1", s.Expirations, s.Len())
+	if n := s.Expire(at(time.Minute)); n != 1 || s.Len() != 1 || s.Expirations != 1 {
+		t.Errorf("Expire dropped %d, Len %d Expirations %d; want 1, 1, 1", n, s.Len(), s.Expirations)
+	}
+	if _, ok, expired := s.Get("short", at(time.Minute)); ok || expired {
+		t.Errorf("after Expire: ok %v, expired %v; want false, false", ok, expired)
 	}
 	if n := s.Expire(at(2 * time.Hour)); n != 1 || s.Len() != 0 || s.Bytes() != 0 {
 		t.Errorf("Expire dropped %d, Len %d Bytes %d", n, s.Len(), s.Bytes())
@@ -111,7 +116,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 	// Replacing a key with a too-large value drops the old value rather than
 	// serving it stale.
 	s.Put("a", make([]byte, 2000), at(time.Hour), t0)
-	if _, ok := s.Get("a", t0); ok {
+	if _, ok, _ := s.Get("a", t0); ok {
 		t.Error("old value still served after a refused replacement")
 	}
 }
