@@ -76,7 +76,7 @@ func TestTicketsThroughRotation(t *testing.T) {
 	}
 
 	clk.Advance(time.Hour) // the next key is made, staged
-	waitStaged(t, c, 2)
+	waitStaged(t, c)
 	clk.Advance(time.Minute) // and takes over
 	c.WaitTicketKeys(first)
 	c.AddNode()
@@ -122,7 +122,7 @@ func TestNothingOnDisk(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	t.Setenv("TMPDIR", dir)
-	c := testcluster.Start(t, 2, testcluster.Options{Tickets: &ticketkeys.Config{Rotation: 2 * time.Second, Staging: 100 * time.Millisecond}})
+	c := testcluster.Start(t, 2, testcluster.Options{Tickets: &ticketkeys.Config{Rotation: 2 * time.Second, Staging: 100 * time.Millisecond, Lifetime: time.Minute}})
 	c.WaitTicketKeys()
 	c.Nodes[0].Keys.Rotate()
 	for i := range 10 {
@@ -144,16 +144,32 @@ func TestNothingOnDisk(t *testing.T) {
 }
 
 // waitStaged waits until every node holds n keys.
-func waitStaged(t *testing.T, c *testcluster.Cluster, n int) {
+// waitStaged waits until every node holds the same newly generated key,
+// staged: decrypt-only, not yet encrypting. (Counting keys would not do: a
+// cluster whose members each made a first key holds two from the start.)
+func waitStaged(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for _, nd := range c.Nodes {
-		for len(nd.Keys.Keys()) != n {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s holds %d keys, want %d", nd.Name, len(nd.Keys.Keys()), n)
+	for {
+		staged := make(map[uint64]int)
+		for _, nd := range c.Nodes {
+			for _, k := range nd.Keys.Keys() {
+				if k.State == ticketkeys.Staged {
+					staged[k.ID]++
+				}
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
+		if len(staged) == 1 {
+			for _, n := range staged {
+				if n == len(c.Nodes) {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes do not hold one staged key: %v", staged)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -177,7 +193,7 @@ func TestRealClientsThroughRotation(t *testing.T) {
 	}
 
 	clk.Advance(time.Hour)
-	waitStaged(t, c, 2)
+	waitStaged(t, c)
 	clk.Advance(time.Minute)
 	c.WaitTicketKeys(first)
 

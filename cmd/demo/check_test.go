@@ -40,16 +40,17 @@ func parseNodeLine(t *testing.T, line string) demoNode {
 func TestCheck(t *testing.T) {
 	for _, tc := range []struct {
 		mode   string
+		args   []string
 		result string // of every check line
 		last   string
 		code   int
 	}{
-		{"cache", "Reused", "check ok", 0},
-		{"tickets", "Reused", "check ok", 0},
-		{"off", "New", "check failed", 1},
+		{"cache", nil, "Reused", "check ok", 0},
+		{"tickets", []string{"-ticket-rotation", "2s"}, "Reused", "check ok", 0}, // keys rotate during the check
+		{"off", nil, "New", "check failed", 1},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			p := startProc(t, testEnv(), "-check", "-resumption", tc.mode)
+			p := startProc(t, testEnv(), append([]string{"-check", "-resumption", tc.mode}, tc.args...)...)
 			if code := p.wait(startTimeout); code != tc.code {
 				t.Fatalf("exit status %d, want %d\n%s", code, tc.code, p.dump())
 			}

@@ -54,7 +54,7 @@ func (m *modeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.resumptionFlag, "resumption", string(cacheMode),
 		"how the nodes share sessions: cache (a distributed session cache), tickets (shared rotating ticket keys) or off (no resumption, for comparison)")
 	fs.DurationVar(&m.rotation, "ticket-rotation", time.Hour,
-		"ticket mode: how often the cluster's ticket key rotates")
+		"ticket mode: how often the cluster's ticket key rotates; tickets stay valid for 24 rotations, at most a day")
 	fs.BoolVar(&m.verbose, "v", false,
 		"log debug detail to standard error (default: warnings and errors only)")
 }

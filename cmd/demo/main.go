@@ -56,6 +56,12 @@
 // which counts as one full handshake there, and no session cache, so they
 // store no session.
 //
+// In ticket mode (-resumption tickets) the cluster makes a new ticket key
+// every -ticket-rotation (default an hour); a key encrypts after it has been
+// staged for a quarter of that (at most a minute), and tickets stay valid for
+// 24 rotations, at most a day. A short rotation, such as 10s, lets you watch
+// keys change in the ring lines and on /status while old tickets resume.
+//
 // The nodes' logs go to standard error, each line prefixed with "[<name>] ".
 // They show warnings and errors; -v adds debug detail.
 //

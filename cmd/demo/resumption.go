@@ -71,7 +71,10 @@ func (m resumption) share(base *tls.Config, d sessionDeps) (sharing, error) {
 			// A new key encrypts once every node holds it and this has
 			// passed; short rotations (to watch them) need short staging.
 			Staging: min(time.Minute, d.opts.rotation/4),
-			Logger:  d.logger,
+			// Tickets live a day, or 24 rotations when rotations are
+			// short: a key is kept until its last ticket expires.
+			Lifetime: min(24*time.Hour, 24*d.opts.rotation),
+			Logger:   d.logger,
 		})
 		if err != nil {
 			return sharing{}, err
