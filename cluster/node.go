@@ -302,7 +302,7 @@ func (n *Node) Close() error {
 type Stats struct {
 	Members int // live members, this node included
 	Suspect int // of those, how many answered none of this node's recent probes (Member.Suspect)
-	Gone    int // members that died or left, still being dialed (see Timing.ReconnectTimeout)
+	Dead    int // members that died or left, still being dialed (see Timing.ReconnectTimeout)
 	// Health is memberlist's awareness score: 0 when this node keeps up
 	// with its probes; higher when it is slow (overloaded, or its network
 	// is), which makes it wait longer before suspecting others.
@@ -312,7 +312,7 @@ type Stats struct {
 // Stats returns a snapshot of the node's view of the cluster.
 func (n *Node) Stats() Stats {
 	st := Stats{Health: n.ml.GetHealthScore()}
-	st.Members, st.Suspect, st.Gone = n.members.counts()
+	st.Members, st.Suspect, st.Dead = n.members.counts()
 	return st
 }
 

@@ -318,12 +318,12 @@ func TestStatsAndHealth(t *testing.T) {
 		}
 		return true
 	})
-	if st := nodes[0].Stats(); st.Members != 3 || st.Suspect != 0 || st.Gone != 0 {
+	if st := nodes[0].Stats(); st.Members != 3 || st.Suspect != 0 || st.Dead != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	nodes[2].Close() // silence, no leave
 	waitMembers(t, nodes[0], hasSize(2))
-	if st := nodes[0].Stats(); st.Gone != 1 {
+	if st := nodes[0].Stats(); st.Dead != 1 {
 		t.Errorf("after the crash: %+v", st)
 	}
 }

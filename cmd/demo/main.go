@@ -98,7 +98,7 @@
 //
 //	node, mode, time, started, uptime_seconds
 //	members[]     name, state (alive|suspect), self, rtt_seconds, gossip_addr, data_addr, started
-//	cluster       alive, suspect, gone, health
+//	cluster       alive, suspect, dead, health
 //	ring          nodes, share, fair_share, peers_connected, rebalancing, changes
 //	sessions      held, bytes, max_bytes
 //	last_minute   seconds, handshakes, resumed, full, resumption_rate (null without handshakes),

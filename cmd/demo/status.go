@@ -42,7 +42,7 @@ func (s *statusSource) report() statusReport {
 		Time:          now.at,
 		Started:       s.started,
 		UptimeSeconds: now.at.Sub(s.started).Seconds(),
-		Cluster:       clusterStatus{Alive: cs.Members - cs.Suspect, Suspect: cs.Suspect, Gone: cs.Gone, Health: cs.Health},
+		Cluster:       clusterStatus{Alive: cs.Members - cs.Suspect, Suspect: cs.Suspect, Dead: cs.Dead, Health: cs.Health},
 		Ring: ringStatus{
 			Nodes: ss.RingNodes, Share: ss.RingShare, PeersConnected: ss.PeersConnected,
 			Rebalancing: ss.Rebalancing, Changes: ss.RingChanges,

@@ -38,7 +38,7 @@ type memberStatus struct {
 type clusterStatus struct {
 	Alive   int `json:"alive"`   // live and answering, this node included
 	Suspect int `json:"suspect"` // live, but silent to this node's last probes
-	Gone    int `json:"gone"`    // dead or left, still being redialed
+	Dead    int `json:"dead"`    // died or left, still being redialed
 	Health  int `json:"health"`  // memberlist's awareness score: 0 is healthy, higher when this node is slow
 }
 

@@ -164,10 +164,10 @@ sessionmesh_resumption_misses_total{reason="peer_unreachable"} 0
 sessionmesh_resumption_misses_total{reason="server_name_mismatch"} 0
 sessionmesh_resumption_misses_total{reason="timeout"} 0
 sessionmesh_resumption_misses_total{reason="unknown_ticket_key"} 0
-# HELP sessionmesh_cluster_members Members as this node sees them, by state: alive (answering its probes, itself included), suspect (live, but silent for its last probes), gone (dead or left, still being redialed).
+# HELP sessionmesh_cluster_members Members as this node sees them, by state: alive (answering its probes, itself included), suspect (live, but silent for its last probes), dead (died or left, still being redialed).
 # TYPE sessionmesh_cluster_members gauge
 sessionmesh_cluster_members{state="alive"} 2
-sessionmesh_cluster_members{state="gone"} 0
+sessionmesh_cluster_members{state="dead"} 0
 sessionmesh_cluster_members{state="suspect"} 0
 # HELP sessionmesh_ring_nodes Members on this node's ring, this node included.
 # TYPE sessionmesh_ring_nodes gauge

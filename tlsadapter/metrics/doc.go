@@ -36,7 +36,7 @@
 //     malformed, unknown_ticket_key).
 //   - sessionmesh_store_peer_request_duration_seconds: how long lookups at
 //     other members take, a histogram.
-//   - sessionmesh_cluster_members{state="alive"|"suspect"|"gone"}.
+//   - sessionmesh_cluster_members{state="alive"|"suspect"|"dead"}.
 //
 // The store's gauges and counters (sessions, bytes, reads by where they were
 // answered, copies by kind), the ring (nodes, this node's share) and ticket
