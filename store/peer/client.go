@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -197,9 +198,18 @@ func (c *Client) open() (*conn, error) {
 		raw.Close()
 		return nil, fmt.Errorf("peer %s: TLS handshake: %w", c.addr, err)
 	}
+	// The preamble goes out at once: the server gives a new connection
+	// HandshakeTimeout to send it, and a connection warmed ahead of its
+	// first request must not be closed for being idle.
+	if d, ok := ctx.Deadline(); ok {
+		tc.SetWriteDeadline(d)
+	}
+	if _, err := io.WriteString(tc, preamble); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("peer %s: sending preamble: %w", c.addr, err)
+	}
+	tc.SetWriteDeadline(time.Time{})
 	cn := newConn(tc)
-	// The preamble goes out with the first request.
-	cn.bw.WriteString(preamble)
 	c.logger.Debug("peer connected", "addr", c.addr)
 	return cn, nil
 }

@@ -332,3 +332,33 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWarmSendsPreamble: a warmed connection introduces itself at once. The
+// server closes a connection that has not sent its preamble within
+// HandshakeTimeout, so a warm connection that waited for its first request
+// was closed after five idle seconds.
+func TestWarmSendsPreamble(t *testing.T) {
+	secret := cluster.NewSecret()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", peerTLS(t, "server", secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got <- readPreamble(c)
+	}()
+	c := NewClient(ln.Addr().String(), peerTLS(t, "client", secret), nil, nil)
+	defer c.Close()
+	c.Warm()
+	if err := <-got; err != nil {
+		t.Fatalf("no preamble from a warmed connection, without a request: %v", err)
+	}
+}
