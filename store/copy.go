@@ -60,13 +60,14 @@ func (s *Store) copier() {
 }
 
 // send stores val under id on each member in to, and reports whether every
-// one of them took it.
+// one of them took it. A member no longer on the ring did not.
 func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64) bool {
 	v := s.view.Load()
 	ok := true
 	for _, name := range to {
 		c := v.clients[name]
-		if c == nil { // gone from the ring since
+		if c == nil {
+			ok = false
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, copyTimeout)
@@ -89,27 +90,41 @@ func (s *Store) kickRebalance() {
 	}
 }
 
-// rebalancer moves records to their new owners after each ring change.
+// rebalancer moves records to their new owners after each ring change. A
+// round that could not send every record (a new owner down, or still
+// starting) is tried again, backing off, until it can or the ring changes.
 func (s *Store) rebalancer() {
+	const firstRetry, maxRetry = time.Second, 30 * time.Second
+	retryIn := firstRetry
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.rebalance:
+			retryIn = firstRetry
+		case <-retry:
 		}
+		retry = nil
 		v := s.view.Load()
-		if !v.moving || s.leaving.Load() {
+		if v.from.ring == nil || s.leaving.Load() {
 			continue
 		}
 		ctx, cancel := s.untilRingChanges(v.ring)
 		start := time.Now()
 		limit := rate.NewLimiter(rate.Limit(s.cfg.RebalanceRate), s.cfg.RebalanceRate/10+1)
-		sent, err := s.move(ctx, v.prev, v.ring, limit, &s.stats.rebalanced)
+		res, err := s.move(ctx, v.from.ring, v.ring, limit, &s.stats.rebalanced)
 		cancel()
-		if err == nil {
+		switch {
+		case err != nil: // the ring changed, which started another round, or the store stopped
+		case res.kept == 0:
 			s.settle(v.ring)
+		default:
+			retry = time.After(retryIn)
+			retryIn = min(2*retryIn, maxRetry)
 		}
-		s.logger.Info("rebalance finished", "records_sent", sent, "took", time.Since(start).Round(time.Millisecond), "interrupted", err != nil)
+		s.logger.Info("rebalance finished", "records_sent", res.sent, "records_unsent", res.kept,
+			"took", time.Since(start).Round(time.Millisecond), "interrupted", err != nil)
 	}
 }
 
@@ -138,14 +153,22 @@ func (s *Store) untilRingChanges(r *ring.Ring) (context.Context, context.CancelF
 	return ctx, cancel
 }
 
+// moved is what one pass of move did.
+type moved struct {
+	sent int // copies sent
+	kept int // records kept because a new owner did not take them
+}
+
 // move sends each local record whose owners differ between rings from and
-// to, to the owners on to that did not hold it on from, at most as fast as
-// limit allows, counting each copy in counter. Records this node does not
-// hold on to are dropped once their new owners have them. It returns the
-// copies sent, and ctx's error if it stopped early.
-func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64) (int, error) {
+// to to the owners on to that need it, at most as fast as limit allows,
+// counting each copy in counter. A record this node still holds on to goes
+// to the owners that did not hold it on from; one it no longer holds goes
+// to every owner on to, and is dropped only once they all have it, so that
+// no guess about who holds what can lose it. It returns what it did, and
+// ctx's error if it stopped early.
+func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64) (moved, error) {
 	replicas := s.cfg.Replicas
-	var sent atomic.Int64
+	var sent, kept atomic.Int64
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range copyWorkers {
@@ -155,13 +178,18 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 				if !ok {
 					continue
 				}
-				newOwners := to.Owners(id, replicas)
-				targets := others(newHolders(from.Owners(id, replicas), newOwners), s.self)
+				owners := to.Owners(id, replicas)
+				stays := slices.Contains(owners, s.self)
+				targets := owners
+				if stays {
+					targets = others(newHolders(from.Owners(id, replicas), owners), s.self)
+				}
 				if len(targets) > 0 && !s.send(id, val, targets, counter) {
-					continue // keep it: a new owner may not have it
+					kept.Add(1)
+					continue
 				}
 				sent.Add(int64(len(targets)))
-				if !slices.Contains(newOwners, s.self) {
+				if !stays {
 					s.mem.delete(id)
 				}
 			}
@@ -176,7 +204,7 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 	}
 	close(work)
 	wg.Wait()
-	return int(sent.Load()), err
+	return moved{int(sent.Load()), int(kept.Load())}, err
 }
 
 // newHolders returns the members of newOwners that were not among

@@ -7,11 +7,17 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
 	"github.com/sessionmesh/sessionmesh/store/peer"
+	"github.com/sessionmesh/sessionmesh/store/ring"
 )
 
 // putMany stores n records through s and waits until their replicas are written.
@@ -140,11 +146,13 @@ func TestRestartDuringRebalance(t *testing.T) {
 	tc.waitRing(t, 3)
 	for _, s := range tc.stores[1:3] {
 		v := s.view.Load()
-		if !v.moving {
+		if v.from.ring == nil {
 			t.Fatalf("%s: the rebalance has settled; the test needs it under way", s.self)
 		}
-		if slices.Contains(v.prev.Nodes(), a.self) {
-			t.Errorf("%s still takes the restarted %s for a holder of its old records", s.self, a.self)
+		for _, p := range append(v.past, v.from) {
+			if slices.Contains(p.ring.Nodes(), a.self) {
+				t.Errorf("%s still takes the restarted %s for a holder of its old records", s.self, a.self)
+			}
 		}
 	}
 	if n := readable(t, a2, ids); n != len(ids) {
@@ -280,5 +288,193 @@ func TestPeerLatencyHistogram(t *testing.T) {
 	h := b.Stats().PeerLatency
 	if h.Count() != 10 || h.Sum <= 0 || len(h.Counts) != len(h.Bounds)+1 {
 		t.Errorf("histogram %+v", h)
+	}
+}
+
+// slowRebalance keeps a store's rebalance under way for the whole test: it
+// looks at one record a second.
+func slowRebalance(c *Config) { c.RebalanceRate = 1 }
+
+func singleCopy(c *Config) { c.Replicas = 1 }
+
+// notMoving reports whether none of stores is still moving records.
+func notMoving(stores ...*Store) func() bool {
+	return func() bool {
+		for _, s := range stores {
+			if s.Stats().Rebalancing {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// TestLeaveDuringRebalance: a node that leaves while it still owes records
+// to a member that just joined hands them over all the same. On its current
+// ring the new member already owns them; Leave must not take that to mean
+// it has them.
+func TestLeaveDuringRebalance(t *testing.T) {
+	tc := newTestCluster(t, 2, singleCopy, slowRebalance)
+	a, b := tc.stores[0], tc.stores[1]
+	ids := putMany(t, tc, a, 300)
+	tc.add(t, "node-9", tc.secret, singleCopy) // a owes it about a third, at a record a second
+	tc.waitRing(t, 3)
+	if err := a.Leave(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	tc.fake.remove(a.self)
+	tc.waitRing(t, 2)
+	if n := readable(t, b, ids); n != len(ids) {
+		t.Errorf("after a Leave during a rebalance, %d of %d records remain", n, len(ids))
+	}
+}
+
+// TestTwoChangesInARow: b, slow, still holds records that belong to node-2
+// when node-3 joins too. The others have long finished their own moves;
+// their reads must still find b's records, two rings back.
+func TestTwoChangesInARow(t *testing.T) {
+	tc := &testCluster{fake: newFakeCluster(), secret: cluster.NewSecret(), clock: testclock.New(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))}
+	a := tc.add(t, "node-0", tc.secret, singleCopy)
+	b := tc.add(t, "node-1", tc.secret, singleCopy, slowRebalance)
+	tc.waitRing(t, 2)
+	ids := putMany(t, tc, b, 300) // all on b
+	tc.add(t, "node-2", tc.secret, singleCopy)
+	tc.waitRing(t, 3)
+	tc.add(t, "node-3", tc.secret, singleCopy)
+	tc.waitRing(t, 4)
+	waitFor(t, notMoving(a, tc.stores[2], tc.stores[3]))
+	if n := readable(t, a, ids); n != len(ids) {
+		t.Errorf("a reads %d of %d records; b still holds %d of them", n, len(ids), len(b.mem.keys()))
+	}
+}
+
+// TestSendToGoneMember: a record is dropped only once its new owners have
+// it; a member gone from the ring (it left or died between the ring change
+// and the copy) has not taken it.
+func TestSendToGoneMember(t *testing.T) {
+	tc := newTestCluster(t, 2, singleCopy)
+	a, b := tc.stores[0], tc.stores[1]
+	ids := putMany(t, tc, a, 200)
+	from := a.view.Load().ring
+	to := ring.New(append(from.Nodes(), "gone"), 0, nil)
+	res, err := a.move(ctx(t), from, to, rate.NewLimiter(rate.Inf, 0), new(atomic.Uint64))
+	if err != nil || res.kept == 0 {
+		t.Errorf("move: %+v, %v; want records kept for the gone member", res, err)
+	}
+	for _, id := range ids {
+		_, okA, _ := a.mem.get(id, tc.clock.Now())
+		_, okB, _ := b.mem.get(id, tc.clock.Now())
+		if !okA && !okB {
+			t.Fatal("a record was dropped though nobody took it")
+		}
+	}
+}
+
+// TestRebalanceRetries: a rebalance that cannot reach a new owner keeps the
+// records and tries again until it can; it does not count as finished, so
+// the next change cannot drop them as moved.
+func TestRebalanceRetries(t *testing.T) {
+	var block atomic.Bool
+	var reachable atomic.Value // the one data address a may dial while blocked
+	reachable.Store("")
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if block.Load() && addr != reachable.Load().(string) {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("blocked by the test")}
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	tc := newTestCluster(t, 2, singleCopy, func(c *Config) { c.Dial = dial })
+	a, b := tc.stores[0], tc.stores[1]
+	ids := putMany(t, tc, a, 300)
+	reachable.Store(b.Addr())
+	block.Store(true) // node-9 is unreachable from a for a while
+	tc.add(t, "node-9", tc.secret, singleCopy)
+	tc.waitRing(t, 3)
+	waitFor(t, func() bool { return a.Stats().CopyErrors > 0 })
+	if !a.Stats().Rebalancing {
+		t.Fatal("a rebalance that could not send counts as finished")
+	}
+	block.Store(false)
+	tc.add(t, "node-10", tc.secret, singleCopy)
+	tc.waitRing(t, 4)
+	waitFor(t, notMoving(tc.stores...))
+	if n := readable(t, b, ids); n != len(ids) {
+		t.Errorf("after a blocked rebalance and one more join, %d of %d records remain", n, len(ids))
+	}
+	for _, id := range ids {
+		owner := b.view.Load().placement(id)[0]
+		if _, ok, _ := tc.storeNamed(owner).mem.get(id, tc.clock.Now()); !ok {
+			t.Fatalf("a record is not on its owner %s", owner)
+		}
+	}
+}
+
+// gatedMembership holds back a store's view of the membership until the
+// gate opens, so that the test can write records before the store has a ring.
+type gatedMembership struct {
+	*fakeNode
+	gate chan struct{}
+}
+
+func (g gatedMembership) Watch() (<-chan struct{}, func()) {
+	in, stop := g.fakeNode.Watch()
+	out := make(chan struct{}, 1)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-g.gate:
+		case <-done:
+			return
+		}
+		for {
+			select {
+			case <-in:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+	return out, func() { close(done); wg.Wait(); stop() }
+}
+
+// TestPutBeforeFirstRing: records a store took before it knew the cluster
+// (it kept them all) reach all their owners once it does.
+func TestPutBeforeFirstRing(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	tlsConf, err := cluster.PeerTLSConfig("node-2", tc.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatedMembership{tc.fake.join("node-2"), make(chan struct{})}
+	c, err := New(g, Config{Addr: "127.0.0.1:0", TLS: tlsConf, Now: tc.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tc.stores = append(tc.stores, c)
+	var ids []string
+	for range 300 {
+		id := c.NewID()
+		if err := c.Put(ctx(t), id, tc.record("v")); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	close(g.gate)
+	tc.waitRing(t, 3)
+	waitFor(t, notMoving(tc.stores...))
+	for _, id := range ids {
+		for _, o := range c.view.Load().placement(id) {
+			if _, ok, _ := tc.storeNamed(o).mem.get(id, tc.clock.Now()); !ok {
+				t.Fatalf("a record is not on its owner %s", o)
+			}
+		}
 	}
 }

@@ -4,7 +4,7 @@ import "sync/atomic"
 
 // Stats is a snapshot of a store's counters and gauges.
 type Stats struct {
-	Sessions    int   // records held locally
+	Sessions    int   // records held locally, expired ones not yet swept included
 	Bytes       int64 // memory they cost (see shard.Cost)
 	MaxBytes    int64 // the budget
 	Evictions   uint64
@@ -73,7 +73,7 @@ func (s *Store) Stats() Stats {
 		st.RingNodes = v.ring.Len()
 		st.RingShare = v.ring.Share(s.self)
 	}
-	st.Rebalancing = v.moving
+	st.Rebalancing = v.from.ring != nil
 	for _, c := range v.clients {
 		if c.Connected() {
 			st.PeersConnected++

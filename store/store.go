@@ -25,8 +25,9 @@ var (
 	// ErrNotFound means no valid record is stored under the ID.
 	ErrNotFound = errors.New("store: not found")
 	// ErrExpired means the record under the ID has expired. A record is
-	// reported so only while it is still held: ExpiryInterval after it
-	// expired it is swept, and the ID is then ErrNotFound.
+	// reported so only while it is still held: within ExpiryInterval of
+	// expiring (sooner if its memory is needed) it is swept, and the ID is
+	// then ErrNotFound.
 	ErrExpired = errors.New("store: expired")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("store: closed")
@@ -298,7 +299,7 @@ func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
 
 // Get returns the record stored under id: from this node's memory if it is
 // there, otherwise from the members that should hold it — owner first, then
-// replicas, then its owners before the last membership change — sharing
+// replicas, then its owners on the last few rings before this one — sharing
 // ctx's time among them. It returns ErrExpired if the record was found but
 // has expired, ErrNotFound if no member has it, or the error that kept it
 // from asking one.

@@ -368,3 +368,13 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// storeNamed returns the running store of the member called name.
+func (tc *testCluster) storeNamed(name string) *Store {
+	for _, s := range tc.stores {
+		if s.self == name && !s.isClosed() {
+			return s
+		}
+	}
+	return nil
+}

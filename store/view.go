@@ -10,27 +10,54 @@ import (
 	"github.com/sessionmesh/sessionmesh/store/ring"
 )
 
-// view is one immutable picture of the cluster: the ring, the ring before
-// the last change while records still move, and a client for each remote
-// member. A new view replaces the old one atomically whenever membership
-// changes, so lookups never take a lock.
+// view is one immutable picture of the cluster: the ring, the rings before
+// it, and a client for each remote member. A new view replaces the old one
+// atomically whenever membership changes, so lookups never take a lock.
 type view struct {
 	self     string
 	replicas int
 	ring     *ring.Ring
 	started  incarnations // of ring's members
-	// prev is the ring records were placed by before the last change of
-	// membership (or the oldest one whose records this node had not finished
-	// moving when the ring changed again). Reads ask its owners too, so a
-	// change of membership does not turn into misses: not only while this
-	// node moves records, but while the others may still be moving theirs
-	// here. It stays until the next change; nil before the first.
-	prev        *ring.Ring
-	prevStarted incarnations // of prev's members
-	// moving is true until this node has sent the records whose owners
-	// changed from prev to ring.
-	moving  bool
+	// past holds up to maxPast earlier rings, newest first. Reads ask their
+	// owners too, so a change of membership does not turn into misses while
+	// records move: not only this node's records, but the other members',
+	// which may still be on their way here after this node has finished.
+	past []placement
+	// from is the ring by which this node's records were placed before the
+	// change it is still moving them for; its ring is nil once they have
+	// all reached their owners on ring.
+	from    placement
 	clients map[string]*peer.Client // by member name; remote members on the ring only
+}
+
+// maxPast is how many earlier rings reads consult: enough for a member that
+// is still moving records from two changes ago.
+const maxPast = 3
+
+// A placement is a ring and when each of its members started.
+type placement struct {
+	ring    *ring.Ring
+	started incarnations
+}
+
+// without returns p without the members in gone.
+func (p placement) without(gone []string) placement {
+	if p.ring == nil || len(gone) == 0 {
+		return p
+	}
+	kept := slices.DeleteFunc(p.ring.Nodes(), func(n string) bool { return slices.Contains(gone, n) })
+	started := maps.Clone(p.started)
+	for _, n := range gone {
+		delete(started, n)
+	}
+	return placement{ring.New(kept, 0, nil), started}
+}
+
+// forget returns p without the members that restarted since it was built
+// (their start time in now differs): a process that restarts under the same
+// name comes back empty, and holds none of what its name held on p.
+func (p placement) forget(now incarnations) placement {
+	return p.without(p.started.restarted(now))
 }
 
 // incarnations holds when each member on a ring started. A process that
@@ -50,14 +77,14 @@ func (was incarnations) restarted(now incarnations) []string {
 }
 
 // owners returns the members that may hold id: its owner, then its
-// replicas, then its owners on the ring before the last change.
+// replicas, then its owners on the earlier rings.
 func (v *view) owners(id string) []string {
 	if v.ring == nil {
 		return nil
 	}
 	out := v.ring.Owners(id, v.replicas)
-	if v.prev != nil {
-		for _, o := range v.prev.Owners(id, v.replicas) {
+	for _, p := range v.past {
+		for _, o := range p.ring.Owners(id, v.replicas) {
 			if !slices.Contains(out, o) {
 				out = append(out, o)
 			}
@@ -109,23 +136,20 @@ func (s *Store) follow(changes <-chan struct{}) {
 
 // rebuild makes a new view from members. Only members that serve a data
 // channel on this protocol version are on the ring; every node that sees the
-// same members builds the same ring. Clients of members still there, at the
-// same address, carry over with their connections. A new ring sets the
-// rebalance going.
+// same members builds the same ring. Clients of members still there, the
+// same process at the same address, carry over with their connections. A
+// new ring sets the rebalance going.
 func (s *Store) rebuild(members []cluster.Member) {
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
 	old := s.view.Load()
 	next := &view{
-		self:        s.self,
-		replicas:    s.cfg.Replicas,
-		clients:     make(map[string]*peer.Client),
-		prev:        old.prev,
-		prevStarted: old.prevStarted,
-		moving:      old.moving,
+		self:     s.self,
+		replicas: s.cfg.Replicas,
+		started:  make(incarnations),
+		clients:  make(map[string]*peer.Client),
 	}
 	var names []string
-	next.started = make(incarnations)
 	for _, m := range members {
 		if m.DataAddr == "" || m.DataVersion != peer.Version {
 			continue
@@ -135,50 +159,46 @@ func (s *Store) rebuild(members []cluster.Member) {
 		if m.Name == s.self {
 			continue
 		}
-		if c, ok := old.clients[m.Name]; ok && c.Addr() == m.DataAddr {
-			next.clients[m.Name] = c
-		} else {
-			c := peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
+		c, ok := old.clients[m.Name]
+		if !ok || c.Addr() != m.DataAddr || !old.started[m.Name].Equal(m.Started) {
+			// A restarted process gets a fresh client: the old one may be
+			// backing off from the connection the old process dropped.
+			c = peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
 			c.Warm()
-			next.clients[m.Name] = c
 		}
+		next.clients[m.Name] = c
 	}
-	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names) || len(old.started.restarted(next.started)) > 0
-	if changed {
-		next.ring = ring.New(names, 0, nil)
-		switch {
-		case old.moving: // still moving records from an older ring: keep asking its owners
-		case old.ring != nil:
-			next.prev, next.prevStarted = old.ring, old.started
-		default:
-			// The first ring: this node has just started, and holds nothing
-			// but what was stored before the ring was built. The ring as
-			// it was without it says who holds the records it now owns;
-			// reads ask them until the rebalance has brought them here.
-			rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == s.self })
-			if len(rest) == 0 {
-				rest = []string{s.self}
-			}
-			next.prev = ring.New(rest, 0, nil)
-			next.prevStarted = maps.Clone(next.started)
-		}
-		// A member that restarted holds none of what it held on prev: its
-		// records are with the members that took its place, and it is owed
-		// them like any new member.
-		gone := next.prevStarted.restarted(next.started)
-		if len(gone) > 0 {
-			kept := slices.DeleteFunc(next.prev.Nodes(), func(n string) bool { return slices.Contains(gone, n) })
-			next.prev = ring.New(kept, 0, nil)
-			next.prevStarted = maps.Clone(next.prevStarted)
-			for _, n := range gone {
-				delete(next.prevStarted, n)
-			}
-		}
-		next.moving = true
-		s.stats.ringChanges.Add(1)
-		s.logger.Info("ring changed", "nodes", len(names), "restarted", len(gone))
+	restarted := old.started.restarted(next.started)
+	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names) || len(restarted) > 0
+	if !changed {
+		next.ring, next.started, next.past, next.from = old.ring, old.started, old.past, old.from
 	} else {
-		next.ring, next.started = old.ring, old.started
+		next.ring = ring.New(names, 0, nil)
+		if old.ring != nil {
+			next.past = append([]placement{{old.ring, old.started}}, old.past...)
+			next.from = old.from // still moving records placed by an older ring: keep at it
+			if next.from.ring == nil {
+				next.from = placement{old.ring, old.started}
+			}
+		} else {
+			// The first ring: this node has just started. The ring as it
+			// was without it says who holds the records it now owns; the
+			// records it stored before (a cluster of one) were placed on it
+			// alone.
+			rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == s.self })
+			next.past = []placement{{ring.New(rest, 0, nil), next.started}}
+			next.from = placement{ring.New([]string{s.self}, 1, nil), nil}
+		}
+		if len(next.past) > maxPast {
+			next.past = next.past[:maxPast]
+		}
+		// Members that restarted hold none of what their names held before.
+		for i, p := range next.past {
+			next.past[i] = p.forget(next.started)
+		}
+		next.from = next.from.forget(next.started)
+		s.stats.ringChanges.Add(1)
+		s.logger.Info("ring changed", "nodes", len(names), "restarted", len(restarted))
 	}
 	s.view.Store(next)
 	for name, c := range old.clients {
@@ -193,16 +213,16 @@ func (s *Store) rebuild(members []cluster.Member) {
 
 // settle records that this node has moved its records to their owners on
 // ring r, if the ring has not changed again meanwhile. Reads still ask the
-// previous ring's owners: other members may not have finished.
+// earlier rings' owners: other members may not have finished.
 func (s *Store) settle(r *ring.Ring) {
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
 	v := s.view.Load()
-	if v.ring != r || !v.moving {
+	if v.ring != r || v.from.ring == nil {
 		return
 	}
 	next := *v
-	next.moving = false
+	next.from = placement{}
 	s.view.Store(&next)
 }
 

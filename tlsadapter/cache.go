@@ -18,7 +18,8 @@ type Store interface {
 	NewID() string
 	// Put stores a record under id.
 	Put(ctx context.Context, id string, r store.Record) error
-	// Get returns the record under id, or store.ErrNotFound.
+	// Get returns the record under id, store.ErrNotFound, or
+	// store.ErrExpired for one that outlived its expiry.
 	Get(ctx context.Context, id string) (store.Record, error)
 }
 
