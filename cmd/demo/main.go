@@ -4,7 +4,8 @@
 // Usage:
 //
 //	demo [-nodes N] [-resumption cache|tickets|off] [-ticket-rotation D] [-check] [-v]
-//	demo node [-join ADDR] [-name NAME] [-addr HOST:PORT] [-gossip HOST:PORT] [-data HOST:PORT] [-v]
+//	demo node [-join ADDR] [-join-timeout D] [-name NAME] [-addr HOST:PORT] [-gossip HOST:PORT] [-data HOST:PORT]
+//	          [-resumption cache|tickets|off] [-ticket-rotation D] [-v]
 //	demo probe [-servername NAME] [-k] [-tls1.2|-tls1.3] [-timeout D] ADDR ADDR...
 //
 // # The runner
@@ -61,6 +62,8 @@
 // staged for a quarter of that (at most a minute), and tickets stay valid for
 // 24 rotations, at most a day. A short rotation, such as 10s, lets you watch
 // keys change in the ring lines and on /status while old tickets resume.
+// The demo runs a session store in every mode, so that each node's line and
+// status look the same; a ticket-mode server of your own needs none.
 //
 // The nodes' logs go to standard error, each line prefixed with "[<name>] ".
 // They show warnings and errors; -v adds debug detail.

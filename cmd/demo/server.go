@@ -133,10 +133,11 @@ func (n *node) line() nodeLine {
 	}
 }
 
-// stop stops what has started, in the graceful order: the HTTPS server
-// (finishing requests in flight) and the sampler behind its status page,
-// the store (withdrawing from the ring and handing its sessions over), the
-// ticket keys, then membership (telling the others we are leaving).
+// stop stops what has started, in the graceful order of docs/operations.md:
+// the HTTPS server (finishing requests in flight) and the sampler behind its
+// status page; the store leaves the ring and hands its sessions over; the
+// ticket keys stop; membership tells the others we are leaving; then the
+// store and membership close.
 func (n *node) stop() {
 	switch {
 	case n.srv != nil:
@@ -158,7 +159,6 @@ func (n *node) stop() {
 			n.logger.Warn("not every session was handed over", "err", err)
 		}
 		cancel()
-		n.store.Close()
 	}
 	if n.sharing.keys != nil {
 		n.sharing.keys.Close()
@@ -167,6 +167,11 @@ func (n *node) stop() {
 		// If the news does not spread in time, the others notice the
 		// silence instead: a few seconds later, with the same outcome.
 		n.cluster.Leave(leaveTimeout)
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+	if n.cluster != nil {
 		n.silenceLog()
 		n.cluster.Close()
 	}
