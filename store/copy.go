@@ -163,8 +163,10 @@ type moved struct {
 // to to the owners on to that need it, at most as fast as limit allows,
 // counting each copy in counter. A record this node still holds on to goes
 // to the owners that did not hold it on from; one it no longer holds goes
-// to every owner on to, and is dropped only once they all have it, so that
-// no guess about who holds what can lose it. It returns what it did, and
+// to every owner on to, and is dropped only once they all have it. (A
+// record that stays is still sent only where from says it is missing; after
+// overlapping changes that guess can leave it with one copy until a read
+// repairs it.) It returns what it did, and
 // ctx's error if it stopped early.
 func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64) (moved, error) {
 	replicas := s.cfg.Replicas
