@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/sessionmesh/sessionmesh/store/peer"
-	"github.com/sessionmesh/sessionmesh/store/ring"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
 )
 
 // Records travel to other members in the background: replicas of a new

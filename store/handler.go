@@ -1,7 +1,7 @@
 package store
 
 import (
-	"github.com/sessionmesh/sessionmesh/store/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
 )
 
 // servePeer answers a request from another member out of the local shard

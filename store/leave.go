@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/sessionmesh/sessionmesh/store/peer"
-	"github.com/sessionmesh/sessionmesh/store/ring"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
 )
 
 // Leave hands this node's records over before it goes. It withdraws the node

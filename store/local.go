@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sessionmesh/sessionmesh/store/shard"
+	"github.com/sessionmesh/sessionmesh/store/internal/shard"
 )
 
 // local is this node's memory: the byte budget split over stripes, each a

@@ -16,8 +16,8 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/internal/testclock"
-	"github.com/sessionmesh/sessionmesh/store/peer"
-	"github.com/sessionmesh/sessionmesh/store/ring"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
 )
 
 // putMany stores n records through s and waits until their replicas are written.

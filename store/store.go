@@ -17,7 +17,7 @@ import (
 	"github.com/golang/groupcache/singleflight"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
-	"github.com/sessionmesh/sessionmesh/store/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
 )
 
 // Errors callers branch on.
@@ -33,7 +33,15 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrCorrupt means a stored or received record could not be decoded.
 	ErrCorrupt = errors.New("store: malformed record")
+	// ErrUnavailable means a member that may hold the record failed
+	// recently (a dial error, a broken connection, a timeout) and was not
+	// asked: the store fails fast instead of paying for a connection attempt
+	// to a dead member on every lookup.
+	ErrUnavailable = peer.ErrUnavailable
 )
+
+// DialFunc opens a raw connection to a peer; net.Dialer's DialContext is one.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // IDLen is the length of the IDs NewID makes.
 const IDLen = 32
@@ -84,7 +92,7 @@ type Config struct {
 
 	// Dial opens connections to peers: for unusual networks, and for tests
 	// that cut the network. Default: a net.Dialer with TCP keepalives.
-	Dial peer.DialFunc
+	Dial DialFunc
 
 	// ExpiryInterval is how often expired records are swept out of memory.
 	// They are never served in between, and are the first to go when memory

@@ -13,7 +13,7 @@ import (
 	"github.com/sessionmesh/sessionmesh/internal/testclock"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
-	"github.com/sessionmesh/sessionmesh/store/shard"
+	"github.com/sessionmesh/sessionmesh/store/internal/shard"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
-	"github.com/sessionmesh/sessionmesh/store/peer"
-	"github.com/sessionmesh/sessionmesh/store/ring"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
 )
 
 // view is one immutable picture of the cluster: the ring, the rings before
@@ -163,7 +163,7 @@ func (s *Store) rebuild(members []cluster.Member) {
 		if !ok || c.Addr() != m.DataAddr || !old.started[m.Name].Equal(m.Started) {
 			// A restarted process gets a fresh client: the old one may be
 			// backing off from the connection the old process dropped.
-			c = peer.NewClient(m.DataAddr, s.cfg.TLS, s.cfg.Dial, s.logger)
+			c = peer.NewClient(m.DataAddr, s.cfg.TLS, peer.DialFunc(s.cfg.Dial), s.logger)
 			c.Warm()
 		}
 		next.clients[m.Name] = c

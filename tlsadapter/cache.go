@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/store"
-	"github.com/sessionmesh/sessionmesh/store/peer"
 )
 
 // Store is what Cache needs from the session store. *store.Store implements it.
@@ -193,7 +192,7 @@ func reasonOf(err error) MissReason {
 		return Timeout
 	case errors.Is(err, store.ErrCorrupt):
 		return Undecodable
-	case errors.Is(err, peer.ErrUnavailable), errors.Is(err, store.ErrClosed):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):
 		return Unreachable
 	}
 	var perr interface{ Timeout() bool }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 	"github.com/sessionmesh/sessionmesh/store"
-	"github.com/sessionmesh/sessionmesh/store/peer"
 )
 
 // Compile-time checks that the methods fit crypto/tls's hooks.
@@ -185,7 +184,7 @@ func TestStoreErrorsAreMisses(t *testing.T) {
 	}{
 		{store.ErrNotFound, NotFound},
 		{context.DeadlineExceeded, Timeout},
-		{fmt.Errorf("wrapped: %w", peer.ErrUnavailable), Unreachable},
+		{fmt.Errorf("wrapped: %w", store.ErrUnavailable), Unreachable},
 		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, Unreachable},
 		{store.ErrCorrupt, Undecodable},
 		{store.ErrClosed, Unreachable},

@@ -14,7 +14,6 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/internal/testcluster"
 	"github.com/sessionmesh/sessionmesh/store"
-	"github.com/sessionmesh/sessionmesh/store/shard"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
 
@@ -132,7 +131,7 @@ func TestEvictionAtBudget(t *testing.T) {
 	const sessions = 50
 	c := testcluster.Start(t, 2, testcluster.Options{
 		// Room for about 20 TLS 1.3 sessions.
-		Store: func(sc *store.Config) { sc.MaxBytes = 20 * shard.Cost(store.IDLen, 100) },
+		Store: func(sc *store.Config) { sc.MaxBytes = 20 * store.Cost(store.IDLen, 100) },
 	})
 	clients := make([]*testcluster.Client, sessions)
 	for i := range clients {

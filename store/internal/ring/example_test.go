@@ -3,7 +3,7 @@ package ring_test
 import (
 	"fmt"
 
-	"github.com/sessionmesh/sessionmesh/store/ring"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
 )
 
 func Example() {

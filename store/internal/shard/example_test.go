@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sessionmesh/sessionmesh/store/shard"
+	"github.com/sessionmesh/sessionmesh/store/internal/shard"
 )
 
 func Example() {

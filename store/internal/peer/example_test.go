@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
-	"github.com/sessionmesh/sessionmesh/store/peer"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
 )
 
 func Example() {
