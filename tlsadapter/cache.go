@@ -26,8 +26,8 @@ type Store interface {
 // older than 7 days.
 const MaxSessionTTL = 7 * 24 * time.Hour
 
-// Config configures a Cache. The zero value is ready to use.
-type Config struct {
+// CacheConfig configures a Cache. The zero value is ready to use.
+type CacheConfig struct {
 	// SessionTTL is how long a ticket stays resumable after it is issued.
 	// Every resumption issues a new ticket, but crypto/tls refuses to
 	// resume a session whose keys are older than 7 days however often it was
@@ -66,47 +66,51 @@ type Cache struct {
 	stats  counters
 }
 
-// New returns a Cache that keeps sessions in st.
-func New(st Store, cfg Config) (*Cache, error) {
-	cfg, err := cfg.withDefaults()
+// NewCache returns a Cache that keeps sessions in st.
+func NewCache(st Store, cfg CacheConfig) (*Cache, error) {
+	ttl, lookup, err := storeDefaults(cfg.SessionTTL, cfg.LookupTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &Cache{store: st, ttl: cfg.SessionTTL, lookup: cfg.LookupTimeout, logger: cfg.Logger, now: cfg.Now}, nil
+	return &Cache{store: st, ttl: ttl, lookup: lookup, logger: orDiscard(cfg.Logger), now: orNow(cfg.Now)}, nil
 }
 
-// withDefaults fills in cfg's zero fields and checks the others.
-func (cfg Config) withDefaults() (Config, error) {
-	if cfg.SessionTTL > MaxSessionTTL {
-		return cfg, fmt.Errorf("tlsadapter: SessionTTL %v exceeds %v, the most crypto/tls resumes", cfg.SessionTTL, MaxSessionTTL)
+// storeDefaults fills in the zero durations of an adapter that keeps
+// sessions in a store, and checks the others.
+func storeDefaults(ttl, lookup time.Duration) (time.Duration, time.Duration, error) {
+	if ttl > MaxSessionTTL {
+		return 0, 0, fmt.Errorf("tlsadapter: SessionTTL %v exceeds %v, the most crypto/tls resumes", ttl, MaxSessionTTL)
 	}
-	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 24 * time.Hour
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
 	}
-	if cfg.LookupTimeout <= 0 {
-		cfg.LookupTimeout = 50 * time.Millisecond
+	if lookup <= 0 {
+		lookup = 50 * time.Millisecond
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+	return ttl, lookup, nil
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	return l
+}
+
+func orNow(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
 	}
-	return cfg, nil
+	return now
 }
 
 // TLSConfig returns a copy of base (which may be nil) whose sessions are kept
 // in the cache, and whose handshakes Stats counts (its VerifyConnection
-// wraps base's). Sessions stay off if base.SessionTicketsDisabled is set.
+// wraps base's). If base has a GetConfigForClient, every config it returns
+// is plugged in the same way. Sessions stay off on a config whose
+// SessionTicketsDisabled is set.
 func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
-	cfg := base.Clone()
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	cfg.WrapSession = c.WrapSession
-	cfg.UnwrapSession = c.UnwrapSession
-	cfg.VerifyConnection = c.stats.counting(cfg.VerifyConnection)
-	return cfg
+	return plug(base, hooks{wrap: c.WrapSession, unwrap: c.UnwrapSession, stats: &c.stats})
 }
 
 // WrapSession stores ss in the cluster under a fresh random ID and returns

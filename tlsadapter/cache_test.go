@@ -128,11 +128,11 @@ type fixture struct {
 	client func(version uint16) *tls.Config
 }
 
-func newFixture(t *testing.T, cfg Config) *fixture {
+func newFixture(t *testing.T, cfg CacheConfig) *fixture {
 	t.Helper()
 	f := &fixture{store: newFakeStore()}
 	var err error
-	if f.cache, err = New(f.store, cfg); err != nil {
+	if f.cache, err = NewCache(f.store, cfg); err != nil {
 		t.Fatal(err)
 	}
 	cert, roots, err := selfsigned.New("a.example")
@@ -154,7 +154,7 @@ var versions = map[string]uint16{"TLS1.2": tls.VersionTLS12, "TLS1.3": tls.Versi
 func TestResumeThroughStore(t *testing.T) {
 	for name, v := range versions {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, Config{})
+			f := newFixture(t, CacheConfig{})
 			client := f.client(v)
 			for i, want := range []bool{false, true, true} {
 				resumed, err := connect(t, f.addr, client)
@@ -192,7 +192,7 @@ func TestStoreErrorsAreMisses(t *testing.T) {
 	} {
 		for name, v := range versions {
 			t.Run(fmt.Sprint(tc.reason, "/", name), func(t *testing.T) {
-				f := newFixture(t, Config{})
+				f := newFixture(t, CacheConfig{})
 				client := f.client(v)
 				if _, err := connect(t, f.addr, client); err != nil {
 					t.Fatal(err)
@@ -215,7 +215,7 @@ func TestStoreErrorsAreMisses(t *testing.T) {
 func TestUndecodableState(t *testing.T) {
 	for name, v := range versions {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, Config{})
+			f := newFixture(t, CacheConfig{})
 			client := f.client(v)
 			connect(t, f.addr, client)
 			f.store.set(func(f *fakeStore) {
@@ -235,7 +235,7 @@ func TestUndecodableState(t *testing.T) {
 }
 
 func TestMalformedIdentityStaysOffTheNetwork(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, CacheConfig{})
 	for _, n := range []int{0, 1, 31, 33, 1000, 65535} {
 		ss, err := f.cache.UnwrapSession(make([]byte, n), tls.ConnectionState{ServerName: "a.example"})
 		if ss != nil || err != nil {
@@ -253,7 +253,7 @@ func TestMalformedIdentityStaysOffTheNetwork(t *testing.T) {
 // TestLookupIsBounded: UnwrapSession gives the store a deadline of
 // LookupTimeout and returns a miss when it passes.
 func TestLookupIsBounded(t *testing.T) {
-	f := newFixture(t, Config{LookupTimeout: 30 * time.Millisecond})
+	f := newFixture(t, CacheConfig{LookupTimeout: 30 * time.Millisecond})
 	f.store.set(func(f *fakeStore) { f.block = true })
 	ss, err := f.cache.UnwrapSession(make([]byte, 32), tls.ConnectionState{})
 	if ss != nil || err != nil {
@@ -272,7 +272,7 @@ func TestLookupIsBounded(t *testing.T) {
 func TestStoreWriteFailure(t *testing.T) {
 	for name, v := range versions {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, Config{})
+			f := newFixture(t, CacheConfig{})
 			f.store.set(func(f *fakeStore) { f.putErr = errors.New("disk full, somehow") })
 			client := f.client(v)
 			for i := range 2 {
@@ -291,7 +291,7 @@ func TestExpiryWithClock(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, Config{SessionTTL: time.Hour, Now: clock})
+	f := newFixture(t, CacheConfig{SessionTTL: time.Hour, Now: clock})
 	client := f.client(tls.VersionTLS13)
 	connect(t, f.addr, client)
 	mu.Lock()
@@ -306,17 +306,17 @@ func TestExpiryWithClock(t *testing.T) {
 }
 
 func TestConfigLimits(t *testing.T) {
-	if _, err := New(newFakeStore(), Config{SessionTTL: MaxSessionTTL + time.Second}); err == nil ||
+	if _, err := NewCache(newFakeStore(), CacheConfig{SessionTTL: MaxSessionTTL + time.Second}); err == nil ||
 		!strings.Contains(err.Error(), "SessionTTL") {
 		t.Errorf("New with an 8-day TTL: %v", err)
 	}
-	if _, err := New(newFakeStore(), Config{SessionTTL: MaxSessionTTL}); err != nil {
+	if _, err := NewCache(newFakeStore(), CacheConfig{SessionTTL: MaxSessionTTL}); err != nil {
 		t.Errorf("New with a 7-day TTL: %v", err)
 	}
 }
 
 func TestTLSConfigKeepsBase(t *testing.T) {
-	c, _ := New(newFakeStore(), Config{})
+	c, _ := NewCache(newFakeStore(), CacheConfig{})
 	base := &tls.Config{ServerName: "x", MinVersion: tls.VersionTLS13}
 	cfg := c.TLSConfig(base)
 	if cfg == base || cfg.MinVersion != tls.VersionTLS13 || cfg.WrapSession == nil || cfg.UnwrapSession == nil {

@@ -41,15 +41,30 @@ type ClientCache struct {
 	now    func() time.Time
 }
 
-// NewClientCache returns a ClientCache over st. Of cfg, SessionTTL says how
-// long a session is kept (crypto/tls also honors the lifetime the server
-// gave it), LookupTimeout bounds each Get and Put; Logger and Now apply.
-func NewClientCache(st ClientStore, cfg Config) (*ClientCache, error) {
-	cfg, err := cfg.withDefaults()
+// ClientCacheConfig configures a ClientCache. The zero value is ready to use.
+type ClientCacheConfig struct {
+	// SessionTTL is how long a client session is kept. crypto/tls also
+	// honors the lifetime the server gave the ticket. At most
+	// MaxSessionTTL. Default 24 hours.
+	SessionTTL time.Duration
+
+	// LookupTimeout bounds each Get and Put. Default 50ms.
+	LookupTimeout time.Duration
+
+	// Logger receives debug records about failed lookups. Default: discard.
+	Logger *slog.Logger
+
+	// Now returns the current time; tests move it. Default time.Now.
+	Now func() time.Time
+}
+
+// NewClientCache returns a ClientCache over st.
+func NewClientCache(st ClientStore, cfg ClientCacheConfig) (*ClientCache, error) {
+	ttl, lookup, err := storeDefaults(cfg.SessionTTL, cfg.LookupTimeout)
 	if err != nil {
 		return nil, err
 	}
-	return &ClientCache{store: st, ttl: cfg.SessionTTL, lookup: cfg.LookupTimeout, logger: cfg.Logger, now: cfg.Now}, nil
+	return &ClientCache{store: st, ttl: ttl, lookup: lookup, logger: orDiscard(cfg.Logger), now: orNow(cfg.Now)}, nil
 }
 
 // Get returns the session stored under sessionKey, if any. It fits

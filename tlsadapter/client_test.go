@@ -52,7 +52,7 @@ func TestClientCacheAcrossNodes(t *testing.T) {
 	for _, ver := range versions {
 		var resumed []bool
 		for _, nd := range c.Nodes {
-			cache, err := tlsadapter.NewClientCache(nd.Store, tlsadapter.Config{})
+			cache, err := tlsadapter.NewClientCache(nd.Store, tlsadapter.ClientCacheConfig{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +78,7 @@ func TestClientCacheAcrossNodes(t *testing.T) {
 // returns another key's session.
 func TestClientCacheDeleteAndScope(t *testing.T) {
 	c := testcluster.Start(t, 1, testcluster.Options{})
-	cache, _ := tlsadapter.NewClientCache(c.Nodes[0].Store, tlsadapter.Config{})
+	cache, _ := tlsadapter.NewClientCache(c.Nodes[0].Store, tlsadapter.ClientCacheConfig{})
 	cl := c.Client(tls.VersionTLS13, "a.example")
 	cl.Connect(c.Nodes[0].Addr)
 	cache.Put("a.example", cl.Session())

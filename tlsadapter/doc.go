@@ -6,7 +6,7 @@
 // UnwrapSession methods fit the tls.Config fields of the same names; TLSConfig
 // sets both on a copy of a config:
 //
-//	cache, err := tlsadapter.New(st, tlsadapter.Config{})
+//	cache, err := tlsadapter.NewCache(st, tlsadapter.CacheConfig{})
 //	srv := &http.Server{TLSConfig: cache.TLSConfig(base)}
 //
 // Tickets is "ticket mode": the session state, encrypted with keys every

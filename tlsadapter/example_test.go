@@ -35,7 +35,7 @@ func startServer(name string, secret []byte) *server {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cache, err := tlsadapter.New(st, tlsadapter.Config{})
+	cache, err := tlsadapter.NewCache(st, tlsadapter.CacheConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -94,7 +95,7 @@ func TestServerNameScoping(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	clk := testclock.New(time.Now())
 	c := testcluster.Start(t, 3, testcluster.Options{
-		Cache: tlsadapter.Config{SessionTTL: time.Hour, Now: clk.Now},
+		Cache: tlsadapter.CacheConfig{SessionTTL: time.Hour, Now: clk.Now},
 		Store: func(sc *store.Config) { sc.Now = clk.Now },
 	})
 	for _, ver := range versions {
@@ -293,7 +294,44 @@ func TestHandshakeCounters(t *testing.T) {
 	if err == nil || !called {
 		t.Errorf("handshake error %v, base VerifyConnection called %v", err, called)
 	}
-	if after := c.Nodes[0].Cache.Stats(); after.Full != before.Full || after.Resumed != before.Resumed {
+	if after := c.Nodes[0].Cache.Stats(); !maps.Equal(after.Full, before.Full) || !maps.Equal(after.Resumed, before.Resumed) {
 		t.Error("a refused handshake was counted")
+	}
+}
+
+// TestGetConfigForClient: a server that picks its config by server name
+// (GetConfigForClient) shares sessions across nodes through every config it
+// picks, and each handshake is counted, in both TLS versions.
+func TestGetConfigForClient(t *testing.T) {
+	c := testcluster.Start(t, 2, testcluster.Options{})
+	addrs := make([]string, len(c.Nodes))
+	for i, nd := range c.Nodes {
+		perName := map[string]*tls.Config{}
+		for _, name := range testcluster.ServerNames {
+			perName[name] = &tls.Config{Certificates: []tls.Certificate{c.Cert}}
+		}
+		base := &tls.Config{GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			return perName[hello.ServerName], nil
+		}}
+		addrs[i] = nd.Serve(t, nd.Cache.TLSConfig(base))
+	}
+	for _, ver := range versions {
+		for _, name := range testcluster.ServerNames {
+			t.Run(ver.name+" "+name, func(t *testing.T) {
+				before := c.Nodes[1].Cache.Stats()
+				cl := c.Client(ver.v, name)
+				if resumed, err := cl.Connect(addrs[0]); err != nil || resumed {
+					t.Fatalf("first connection: resumed=%v err=%v", resumed, err)
+				}
+				resumed, err := cl.Connect(addrs[1])
+				if err != nil || !resumed {
+					t.Fatalf("second node: resumed=%v err=%v", resumed, err)
+				}
+				after := c.Nodes[1].Cache.Stats()
+				if got := after.Resumed[ver.v] - before.Resumed[ver.v]; got != 1 {
+					t.Errorf("second node counted %d resumed handshakes, want 1", got)
+				}
+			})
+		}
 	}
 }

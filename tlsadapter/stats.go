@@ -50,23 +50,25 @@ func Reasons() []MissReason {
 	return rs
 }
 
-// Stats counts what the adapter did since it was made.
+// Stats counts what the adapter did since it was made. Its maps are never
+// nil in a snapshot and may be indexed directly: st.Misses[tlsadapter.NotFound],
+// st.Resumed[tls.VersionTLS13].
 type Stats struct {
-	Issued      uint64             // tickets handed out (WrapSession calls)
-	IssueErrors uint64             // tickets whose session could not be stored or sealed
-	Found       uint64             // offered tickets that yielded a session
-	Misses      [numReasons]uint64 // offered tickets that did not, by reason
+	Issued      uint64                // tickets handed out (WrapSession calls)
+	IssueErrors uint64                // tickets whose session could not be stored or sealed
+	Found       uint64                // offered tickets that yielded a session
+	Misses      map[MissReason]uint64 // offered tickets that did not, by reason (every reason present)
 
 	// Handshakes that reached connection verification on a config from
-	// TLSConfig, by TLS version (index: version − TLS 1.0) and whether they
-	// resumed a session.
-	Resumed, Full [numVersions]uint64
+	// TLSConfig, by TLS version (tls.VersionTLS10 to tls.VersionTLS13, every
+	// one present) and whether they resumed a session.
+	Resumed, Full map[uint16]uint64
 }
 
 // numVersions counts TLS 1.0 to 1.3.
 const numVersions = 4
 
-// Versions returns the TLS versions Handshakes counts, oldest first.
+// Versions returns the TLS versions Stats counts handshakes of, oldest first.
 func Versions() []uint16 {
 	return []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}
 }
@@ -74,23 +76,14 @@ func Versions() []uint16 {
 // Handshakes returns the number of handshakes of a TLS version that resumed
 // a session (resumed) or were full ones.
 func (s Stats) Handshakes(resumed bool, version uint16) uint64 {
-	i := int(version) - tls.VersionTLS10
-	if i < 0 || i >= numVersions {
-		return 0
-	}
 	if resumed {
-		return s.Resumed[i]
+		return s.Resumed[version]
 	}
-	return s.Full[i]
+	return s.Full[version]
 }
 
 // Missed returns the number of misses for reason r.
-func (s Stats) Missed(r MissReason) uint64 {
-	if r < 0 || r >= numReasons {
-		return 0
-	}
-	return s.Misses[r]
-}
+func (s Stats) Missed(r MissReason) uint64 { return s.Misses[r] }
 
 type counters struct {
 	wrapped, wrapErrors, found atomic.Uint64
@@ -126,12 +119,15 @@ func (c *counters) snapshot() Stats {
 		Issued:      c.wrapped.Load(),
 		IssueErrors: c.wrapErrors.Load(),
 		Found:       c.found.Load(),
+		Misses:      make(map[MissReason]uint64, numReasons),
+		Resumed:     make(map[uint16]uint64, numVersions),
+		Full:        make(map[uint16]uint64, numVersions),
 	}
-	for i := range s.Misses {
-		s.Misses[i] = c.misses[i].Load()
+	for i := range c.misses {
+		s.Misses[MissReason(i)] = c.misses[i].Load()
 	}
-	for i := range numVersions {
-		s.Resumed[i], s.Full[i] = c.resumed[i].Load(), c.full[i].Load()
+	for i, v := range Versions() {
+		s.Resumed[v], s.Full[v] = c.resumed[i].Load(), c.full[i].Load()
 	}
 	return s
 }

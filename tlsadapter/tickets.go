@@ -40,27 +40,30 @@ type Tickets struct {
 	stats  counters
 }
 
-// NewTickets returns ticket mode over keys. Of cfg only Logger and Now apply:
-// the keys decide how long a ticket lives, and nothing is looked up.
-func NewTickets(keys TicketKeys, cfg Config) *Tickets {
-	cfg.SessionTTL = 0 // not ours to check: the keys' Lifetime decides
-	cfg, _ = cfg.withDefaults()
-	return &Tickets{keys: keys, logger: cfg.Logger, now: cfg.Now}
+// TicketsConfig configures Tickets. The zero value is ready to use. How long
+// a ticket lives is the keys' Lifetime, and nothing is looked up, so there is
+// no TTL or timeout to set.
+type TicketsConfig struct {
+	// Logger receives a warning when a ticket cannot be sealed. It never
+	// sees a ticket or key. Default: discard.
+	Logger *slog.Logger
+
+	// Now returns the current time; tests move it. Default time.Now.
+	Now func() time.Time
+}
+
+// NewTickets returns ticket mode over keys.
+func NewTickets(keys TicketKeys, cfg TicketsConfig) *Tickets {
+	return &Tickets{keys: keys, logger: orDiscard(cfg.Logger), now: orNow(cfg.Now)}
 }
 
 // TLSConfig returns a copy of base (which may be nil) whose tickets are
 // sealed with the cluster's keys, and whose handshakes Stats counts (its
-// VerifyConnection wraps base's). Sessions stay off if
-// base.SessionTicketsDisabled is set.
+// VerifyConnection wraps base's). If base has a GetConfigForClient, every
+// config it returns is plugged in the same way. Sessions stay off on a
+// config whose SessionTicketsDisabled is set.
 func (t *Tickets) TLSConfig(base *tls.Config) *tls.Config {
-	cfg := base.Clone()
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	cfg.WrapSession = t.WrapSession
-	cfg.UnwrapSession = t.UnwrapSession
-	cfg.VerifyConnection = t.stats.counting(cfg.VerifyConnection)
-	return cfg
+	return plug(base, hooks{wrap: t.WrapSession, unwrap: t.UnwrapSession, stats: &t.stats})
 }
 
 // Stats returns a snapshot of the adapter's counters.

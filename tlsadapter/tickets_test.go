@@ -58,7 +58,7 @@ func TestTicketsCrossNode(t *testing.T) {
 func TestTicketsThroughRotation(t *testing.T) {
 	clk := testclock.New(time.Now())
 	keyCfg := &ticketkeys.Config{Rotation: time.Hour, Staging: time.Minute, Lifetime: 3 * time.Hour, Now: clk.Now}
-	c := testcluster.Start(t, 3, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.Config{Now: clk.Now}})
+	c := testcluster.Start(t, 3, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.CacheConfig{Now: clk.Now}})
 	first := c.WaitTicketKeys()
 	cl := c.Client(tls.VersionTLS13, "a.example")
 	if _, err := cl.Connect(c.Nodes[0].Addr); err != nil {
@@ -181,7 +181,7 @@ func TestRealClientsThroughRotation(t *testing.T) {
 	openssl := lookOpenSSL(t)
 	clk := testclock.New(time.Now())
 	keyCfg := &ticketkeys.Config{Rotation: time.Hour, Staging: time.Minute, Now: clk.Now}
-	c := testcluster.Start(t, 2, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.Config{Now: clk.Now}})
+	c := testcluster.Start(t, 2, testcluster.Options{Tickets: keyCfg, Cache: tlsadapter.CacheConfig{Now: clk.Now}})
 	first := c.WaitTicketKeys()
 
 	type saved struct{ version, file string }

@@ -15,10 +15,11 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 // at returns a sample at t0 + s seconds with the given handshake totals
 // (TLS 1.3) and not_found misses.
 func at(s int, resumed, full, notFound uint64) sample {
-	var a tlsadapter.Stats
-	a.Resumed[tls.VersionTLS13-tls.VersionTLS10] = resumed
-	a.Full[tls.VersionTLS13-tls.VersionTLS10] = full
-	a.Misses[tlsadapter.NotFound] = notFound
+	a := tlsadapter.Stats{
+		Resumed: map[uint16]uint64{tls.VersionTLS13: resumed},
+		Full:    map[uint16]uint64{tls.VersionTLS13: full},
+		Misses:  map[tlsadapter.MissReason]uint64{tlsadapter.NotFound: notFound},
+	}
 	return sample{at: t0.Add(time.Duration(s) * time.Second), adapter: a}
 }
 

@@ -60,7 +60,7 @@ type sharing struct {
 func (m resumption) share(base *tls.Config, d sessionDeps) (sharing, error) {
 	switch m {
 	case cacheMode:
-		cache, err := tlsadapter.New(d.store, tlsadapter.Config{Logger: d.logger})
+		cache, err := tlsadapter.NewCache(d.store, tlsadapter.CacheConfig{Logger: d.logger})
 		if err != nil {
 			return sharing{}, err
 		}
@@ -79,14 +79,18 @@ func (m resumption) share(base *tls.Config, d sessionDeps) (sharing, error) {
 		if err != nil {
 			return sharing{}, err
 		}
-		tickets := tlsadapter.NewTickets(keys, tlsadapter.Config{Logger: d.logger})
+		tickets := tlsadapter.NewTickets(keys, tlsadapter.TicketsConfig{Logger: d.logger})
 		return sharing{tls: tickets.TLSConfig(base), keys: keys, adapter: tickets}, nil
 	case offMode:
+		// The cache only counts handshakes here: with tickets disabled,
+		// crypto/tls never calls its session hooks.
+		cache, err := tlsadapter.NewCache(d.store, tlsadapter.CacheConfig{Logger: d.logger})
+		if err != nil {
+			return sharing{}, err
+		}
 		cfg := base.Clone()
 		cfg.SessionTicketsDisabled = true
-		counter := new(handshakeCounter)
-		cfg.VerifyConnection = counter.counting(cfg.VerifyConnection)
-		return sharing{tls: cfg, adapter: counter}, nil
+		return sharing{tls: cache.TLSConfig(cfg), adapter: cache}, nil
 	}
 	return sharing{}, fmt.Errorf("unknown resumption mode %q", m)
 }

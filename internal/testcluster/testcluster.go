@@ -30,7 +30,7 @@ var ServerNames = []string{"a.example", "b.example"}
 
 // Options configure the nodes of a Cluster. The zero value works.
 type Options struct {
-	Cache  tlsadapter.Config   // for every node's adapter
+	Cache  tlsadapter.CacheConfig // for every node's adapter (ticket mode: its Logger and Now)
 	Store  func(*store.Config) // adjusts every node's store config
 	Logger *slog.Logger        // default: discard
 
@@ -64,7 +64,9 @@ type Node struct {
 	Addr    string              // the TLS server's address
 
 	ln      net.Listener
-	wg      sync.WaitGroup // the TLS server's goroutines
+	mu      sync.Mutex     // guards extra
+	extra   []net.Listener // more TLS servers (Serve)
+	wg      sync.WaitGroup // the TLS servers' goroutines
 	stopped atomic.Bool
 }
 
@@ -169,7 +171,7 @@ func (c *Cluster) start(name string) *Node {
 	if acfg.Logger == nil {
 		acfg.Logger = logger
 	}
-	if nd.Cache, err = tlsadapter.New(nd.Store, acfg); err != nil {
+	if nd.Cache, err = tlsadapter.NewCache(nd.Store, acfg); err != nil {
 		c.t.Fatal(err)
 	}
 	var adapter interface{ TLSConfig(*tls.Config) *tls.Config } = nd.Cache
@@ -184,7 +186,7 @@ func (c *Cluster) start(name string) *Node {
 		if nd.Keys, err = ticketkeys.New(cn, kc); err != nil {
 			c.t.Fatal(err)
 		}
-		nd.Tickets = tlsadapter.NewTickets(nd.Keys, acfg)
+		nd.Tickets = tlsadapter.NewTickets(nd.Keys, tlsadapter.TicketsConfig{Logger: acfg.Logger, Now: acfg.Now})
 		adapter = nd.Tickets
 	}
 	for _, seed := range c.Nodes {
@@ -280,14 +282,34 @@ func (c *Cluster) WaitTicketKeys(old ...uint64) uint64 {
 	}
 }
 
-// serve runs a TLS server that greets each connection with the node's name.
-// The greeting matters: a TLS 1.3 client takes its ticket only when it reads.
+// serve runs the node's TLS server on cfg.
 func (nd *Node) serve(t testing.TB, host string, cfg *tls.Config) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nd.ln, nd.Addr = ln, ln.Addr().String()
+	nd.serveOn(ln, cfg)
+}
+
+// Serve runs one more TLS server on the node, with cfg (built by the test
+// from the node's adapter), until the node stops, and returns its address.
+func (nd *Node) Serve(t testing.TB, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd.mu.Lock()
+	nd.extra = append(nd.extra, ln)
+	nd.mu.Unlock()
+	nd.serveOn(ln, cfg)
+	return ln.Addr().String()
+}
+
+// serveOn accepts TLS connections on ln and greets each with the node's name.
+// The greeting matters: a TLS 1.3 client takes its ticket only when it reads.
+func (nd *Node) serveOn(ln net.Listener, cfg *tls.Config) {
 	nd.wg.Add(1)
 	go func() {
 		defer nd.wg.Done()
@@ -320,6 +342,11 @@ func (nd *Node) Stop() {
 	if nd.ln != nil {
 		nd.ln.Close()
 	}
+	nd.mu.Lock()
+	for _, ln := range nd.extra {
+		ln.Close()
+	}
+	nd.mu.Unlock()
 	nd.wg.Wait()
 	if nd.Keys != nil {
 		nd.Keys.Close()

@@ -24,13 +24,12 @@ func TestMain(m *testing.M) { leakcheck.Main(m) }
 // adapter's metrics, every version and reason included, with the values the
 // snapshot holds.
 func TestAdapterOnly(t *testing.T) {
-	var s tlsadapter.Stats
-	s.Issued, s.IssueErrors, s.Found = 7, 1, 4
-	s.Misses[tlsadapter.NotFound] = 2
-	s.Misses[tlsadapter.UnknownKey] = 3
-	s.Resumed[tls.VersionTLS13-tls.VersionTLS10] = 4
-	s.Full[tls.VersionTLS13-tls.VersionTLS10] = 5
-	s.Full[tls.VersionTLS12-tls.VersionTLS10] = 1
+	s := tlsadapter.Stats{
+		Issued: 7, IssueErrors: 1, Found: 4,
+		Misses:  map[tlsadapter.MissReason]uint64{tlsadapter.NotFound: 2, tlsadapter.UnknownKey: 3},
+		Resumed: map[uint16]uint64{tls.VersionTLS13: 4},
+		Full:    map[uint16]uint64{tls.VersionTLS13: 5, tls.VersionTLS12: 1},
+	}
 	c := metrics.New(metrics.Options{Adapter: metrics.AdapterFunc(func() tlsadapter.Stats { return s })})
 
 	want := `

@@ -35,7 +35,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	cache, err := tlsadapter.New(st, tlsadapter.Config{})
+	cache, err := tlsadapter.NewCache(st, tlsadapter.CacheConfig{})
 	if err != nil {
 		log.Fatal(err)
 	}
