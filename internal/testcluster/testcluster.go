@@ -31,8 +31,8 @@ var ServerNames = []string{"a.example", "b.example"}
 // Options configure the nodes of a Cluster. The zero value works.
 type Options struct {
 	Cache  tlsadapter.CacheConfig // for every node's adapter (ticket mode: its Logger and Now)
-	Store  func(*store.Config) // adjusts every node's store config
-	Logger *slog.Logger        // default: discard
+	Store  func(*store.Config)    // adjusts every node's store config
+	Logger *slog.Logger           // default: discard
 
 	// Tickets switches the nodes to ticket mode, with these key settings
 	// (CheckInterval defaults to 10ms here, so tests need not wait).
