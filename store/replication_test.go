@@ -478,3 +478,63 @@ func TestPutBeforeFirstRing(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedLookupOwnDeadline: a Get with a long deadline that joins a
+// lookup of the same ID begun by a Get with a short one is not failed by
+// the short one's deadline: it finds the record at the replica.
+func TestSharedLookupOwnDeadline(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	a, b := tc.stores[0], tc.stores[1]
+	release := make(chan struct{})
+	silentTLS, _ := cluster.PeerTLSConfig("silent", tc.secret)
+	srv := peer.NewServer(peer.HandlerFunc(func(*peer.Request) peer.Response {
+		<-release // never answers while the test runs
+		return peer.Response{Status: peer.StatusNotFound}
+	}), silentTLS, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	defer close(release) // first: Close waits for the handler
+	tc.fake.join("silent").Advertise(ln.Addr().String(), peer.Version)
+	tc.waitRing(t, 3)
+	waitFor(t, func() bool { return !a.Stats().Rebalancing && !b.Stats().Rebalancing })
+	var id string
+	r := b.view.Load().ring
+	for id = randomID(); !slices.Equal(r.Owners(id, 2), []string{"silent", "node-0"}); id = randomID() {
+	}
+	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour))
+
+	// The short Get is cut off while it waits for the silent owner, after
+	// the long one has joined its lookup.
+	short, cancelShort := context.WithCancel(context.Background())
+	shortErr := make(chan error, 1)
+	go func() { _, err := b.Get(short, id); shortErr <- err }()
+	waiting := func(n int) func() bool {
+		return func() bool {
+			b.flights.mu.Lock()
+			defer b.flights.mu.Unlock()
+			fl := b.flights.m[id]
+			return fl != nil && fl.waiting == n
+		}
+	}
+	waitFor(t, waiting(0))
+	type result struct {
+		r   Record
+		err error
+	}
+	long, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	longDone := make(chan result, 1)
+	go func() { r, err := b.Get(long, id); longDone <- result{r, err} }()
+	waitFor(t, waiting(1))
+	cancelShort()
+	if err := <-shortErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cut-off Get: %v, want context.Canceled", err)
+	}
+	if got := <-longDone; got.err != nil || string(got.r.Value) != "v" {
+		t.Errorf("the Get with 2s: %q, %v; want the record, from the replica", got.r.Value, got.err)
+	}
+}

@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golang/groupcache/singleflight"
-
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/store/internal/peer"
 )
@@ -117,7 +115,7 @@ type Store struct {
 	server  *peer.Server
 	ln      net.Listener
 	mem     *local
-	group   singleflight.Group // coalesces fetches of one ID
+	flights flights // coalesces fetches of one ID
 	stats   counters
 	latency histogram // of peer lookups, answered or not
 
@@ -335,7 +333,7 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	}
 	// Concurrent lookups of one ID (a client offering the same ticket on
 	// several connections at once) share one search.
-	found, err := s.group.Do(id, func() (any, error) { return s.fetch(ctx, v, id, owners) })
+	found, err := s.flights.do(ctx, id, func(ctx context.Context) ([]byte, error) { return s.fetch(ctx, v, id, owners) })
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
 		s.stats.misses.Add(1)
@@ -345,7 +343,7 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 		return Record{}, err
 	}
 	s.stats.remoteHits.Add(1)
-	return s.decode(found.([]byte))
+	return s.decode(found)
 }
 
 // fetch asks owners in turn, each with an equal share of the time left, so

@@ -117,7 +117,8 @@ func (cn *conn) readUntil(ctx context.Context, id uint64, w *waiter) (Response, 
 	default:
 	}
 	deadline, _ := ctx.Deadline()
-	cn.nc.SetReadDeadline(deadline) // a cancellation without a deadline takes effect at the next response
+	cn.nc.SetReadDeadline(deadline)
+	defer cn.interruptOn(ctx)()
 	for {
 		resp, err := cn.readResponse()
 		var ne net.Error
@@ -125,6 +126,9 @@ func (cn *conn) readUntil(ctx context.Context, id uint64, w *waiter) (Response, 
 		case err == nil:
 		case errors.As(err, &ne) && ne.Timeout():
 			cn.abandon(id, w)
+			if err := ctx.Err(); err != nil {
+				return Response{}, err // canceled, or past its deadline
+			}
 			return Response{}, context.DeadlineExceeded
 		default:
 			cn.fail(err)
@@ -178,6 +182,35 @@ func (cn *conn) readResponse() (Response, error) {
 }
 
 var errTornFrame = errors.New("peer: connection broke inside a frame")
+
+// interruptOn makes a cancellation of ctx interrupt the read in progress,
+// as its deadline does, so that a reader whose caller gives up without a
+// deadline does not wait for the next response. The function it returns
+// disarms the interruption; the reader calls it before passing the reading
+// on, so that a late cancellation cannot cut the next reader's read short.
+// (A read interrupted once leaves a deadline in the past, which the next
+// reader replaces with its own before reading.)
+func (cn *conn) interruptOn(ctx context.Context) (disarm func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	var mu sync.Mutex // guards armed
+	armed := true
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if armed {
+			cn.nc.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
+	return func() {
+		if !stop() {
+			mu.Lock()
+			armed = false
+			mu.Unlock()
+		}
+	}
+}
 
 // handOff releases the reading and gives a waiting caller its turn.
 func (cn *conn) handOff() {

@@ -362,3 +362,33 @@ func TestWarmSendsPreamble(t *testing.T) {
 		t.Fatalf("no preamble from a warmed connection, without a request: %v", err)
 	}
 }
+
+// TestCancelWithoutDeadline: a caller whose context is canceled, with no
+// deadline, stops waiting at once even while it is the one reading the
+// connection, and the connection stays usable for the next request.
+func TestCancelWithoutDeadline(t *testing.T) {
+	release, arrived := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f := serve(t, HandlerFunc(func(r *Request) Response {
+		if r.Key == "stuck" {
+			close(arrived)
+			<-release
+		}
+		return Response{Value: []byte("v")}
+	}))
+	defer once.Do(func() { close(release) }) // before serve's cleanup closes the server
+	c := f.client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { _, err := c.Do(ctx, &Request{Op: OpGet, Key: "stuck"}); errc <- err }()
+	<-arrived // the request is sent: Do reads, or is about to
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do = %v, want context.Canceled", err)
+	}
+	once.Do(func() { close(release) })
+	resp, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "other"})
+	if err != nil || string(resp.Value) != "v" {
+		t.Fatalf("the next request: %q, %v", resp.Value, err)
+	}
+}
