@@ -26,6 +26,8 @@ var (
 	// ErrNoKey: no key has activated yet (the node has not joined a cluster
 	// and has not generated one).
 	ErrNoKey = errors.New("ticketkeys: no ticket key yet")
+	// ErrClosed: the Rotator was closed and its keys wiped.
+	ErrClosed = errors.New("ticketkeys: rotator closed")
 )
 
 // Cluster is what a Rotator needs from the membership layer.
@@ -114,6 +116,7 @@ type Rotator struct {
 	sealers   map[uint64]*tls.Config // one per key, made on first use
 	generated uint64                 // keys this node generated
 	digest    string                 // the tag value last set
+	closed    bool                   // Close wiped the keys; gossip may not bring them back
 
 	stepMu sync.Mutex // serializes step: the schedule is checked by one goroutine at a time
 
@@ -217,18 +220,25 @@ func (r *Rotator) Generated() uint64 {
 }
 
 // Close stops the schedule, waits for it, and wipes the keys. Seal and Open
-// fail afterwards. It is safe to call twice.
+// fail with ErrClosed afterwards, and the keys stay gone: keys that gossip
+// brings later are dropped, and this node's state is empty to the others.
+// It removes this node's ticketkeys tag, so that the members that go on
+// rotating do not wait for this one to agree. It is safe to call twice.
 func (r *Rotator) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
 		r.mu.Lock()
+		r.closed = true
 		for _, k := range r.set.keys {
 			k.wipe()
 		}
 		r.set.keys, r.cur = nil, nil
 		clear(r.sealers)
 		r.mu.Unlock()
+		if err := r.c.SetTag(tagKey, ""); err != nil && !errors.Is(err, cluster.ErrClosed) {
+			r.logger.Debug("cannot remove the ticketkeys tag", "err", err)
+		}
 	})
 	return nil
 }
@@ -342,6 +352,10 @@ func (r *Rotator) generate(now time.Time) (*key, error) {
 	k.id = binary.BigEndian.Uint64(id[:])
 
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
 	if len(r.set.keys) == 0 {
 		k.activate = now
 	}
@@ -378,6 +392,10 @@ func (r *Rotator) merge(b []byte) {
 		return
 	}
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
 	changed := r.set.merge(keys, r.cfg.Now())
 	r.mu.Unlock()
 	if changed {
@@ -410,13 +428,16 @@ const (
 // tls.Config.WrapSession.
 func (r *Rotator) Seal(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 	r.mu.Lock()
-	k := r.cur
+	k, closed := r.cur, r.closed
 	var sealer *tls.Config
 	if k != nil {
 		sealer = r.sealerLocked(k)
 	}
 	r.mu.Unlock()
-	if k == nil {
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case k == nil:
 		return nil, ErrNoKey
 	}
 	body, err := sealer.EncryptTicket(cs, ss)
@@ -438,12 +459,16 @@ func (r *Rotator) Open(ticket []byte, cs tls.ConnectionState) (*tls.SessionState
 	}
 	id := binary.BigEndian.Uint64(ticket[1:])
 	r.mu.Lock()
+	closed := r.closed
 	var sealer *tls.Config
 	if k := r.set.get(id); k != nil {
 		sealer = r.sealerLocked(k)
 	}
 	r.mu.Unlock()
-	if sealer == nil {
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case sealer == nil:
 		return nil, ErrUnknownKey
 	}
 	ss, err := sealer.DecryptTicket(ticket[ticketHeader:], cs)

@@ -465,3 +465,46 @@ func TestConfigLimits(t *testing.T) {
 		t.Errorf("a set of %d keys decoded", len(keys))
 	}
 }
+
+// TestClosedStaysWiped: after Close, keys that gossip brings back (push/pull
+// and broadcasts) are dropped, the node advertises nothing, and Seal, Open
+// and Rotate fail with ErrClosed; the others go on rotating without it.
+func TestClosedStaysWiped(t *testing.T) {
+	tc := newTestCluster(t, "a", "b", "c")
+	tc.step()
+	ticket := tc.seal("a")
+	c := tc.nodes["c"]
+	c.Close()
+	tc.net.pushPull()
+	if err := tc.nodes["a"].Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	tc.net.pushPull()
+	if _, err := c.Open(ticket, tls.ConnectionState{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Open after Close and gossip: %v, want ErrClosed", err)
+	}
+	if _, err := c.Seal(tls.ConnectionState{}, tc.ss); !errors.Is(err, ErrClosed) {
+		t.Errorf("Seal after Close: %v, want ErrClosed", err)
+	}
+	if err := c.Rotate(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Rotate after Close: %v, want ErrClosed", err)
+	}
+	if keys := c.Keys(); len(keys) != 0 {
+		t.Errorf("a closed rotator holds %d keys", len(keys))
+	}
+	if keys, err := decodeKeys((shared{c}).State()); err != nil || len(keys) != 0 {
+		t.Errorf("a closed rotator gossips %d keys (%v)", len(keys), err)
+	}
+	if tag := tc.net.nodes["c"].tags[tagKey]; tag != "" {
+		t.Errorf("a closed rotator still advertises %q", tag)
+	}
+
+	// The others still agree among themselves and move to the new key.
+	delete(tc.nodes, "c")
+	old := tc.current()["a"]
+	tc.clock.Advance(staging + time.Second)
+	tc.step()
+	if cur := tc.current(); cur["a"] == old || cur["a"] != cur["b"] {
+		t.Errorf("a and b encrypt with %x and %x, want the new key (not %x)", cur["a"], cur["b"], old)
+	}
+}
