@@ -136,8 +136,8 @@ type Store struct {
 // New starts a store: it listens on cfg.Addr, serves the peer protocol there,
 // advertises the address through m, and follows m's membership. Close it to stop.
 func New(m Membership, cfg Config) (*Store, error) {
-	if cfg.TLS == nil {
-		return nil, errors.New("store: Config.TLS is nil; use the cluster node's PeerTLS() or your own mutual TLS config")
+	if err := checkTLS(cfg.TLS); err != nil {
+		return nil, err
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = ":7947"
@@ -470,6 +470,29 @@ func (s *Store) sweep() {
 			}
 		}
 	}
+}
+
+// checkTLS refuses a peer TLS config that would let a stranger in: the data
+// channel carries resumption secrets, and both ends must prove they belong.
+func checkTLS(c *tls.Config) error {
+	const fix = "use the cluster node's PeerTLS(), or a mutual TLS config with your own CA"
+	switch {
+	case c == nil:
+		return fmt.Errorf("store: Config.TLS is nil: %s", fix)
+	case c.ClientAuth != tls.RequireAndVerifyClientCert:
+		return fmt.Errorf("store: Config.TLS.ClientAuth is %v, want RequireAndVerifyClientCert: peers must prove they belong to the cluster (%s)", c.ClientAuth, fix)
+	case c.ClientCAs == nil:
+		return fmt.Errorf("store: Config.TLS.ClientCAs is nil, which would trust the system's CAs for peers: set it to your cluster's CA (%s)", fix)
+	case c.RootCAs == nil:
+		return fmt.Errorf("store: Config.TLS.RootCAs is nil, which would trust the system's CAs for peers: set it to your cluster's CA (%s)", fix)
+	case c.InsecureSkipVerify:
+		return fmt.Errorf("store: Config.TLS.InsecureSkipVerify is set: peers would not be verified (%s)", fix)
+	case len(c.Certificates) == 0 && c.GetCertificate == nil:
+		return fmt.Errorf("store: Config.TLS has no certificate to serve peers with (%s)", fix)
+	case len(c.Certificates) == 0 && c.GetClientCertificate == nil:
+		return fmt.Errorf("store: Config.TLS has no client certificate to present to peers (%s)", fix)
+	}
+	return nil
 }
 
 func checkID(id string) error {

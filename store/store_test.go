@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -377,4 +379,41 @@ func (tc *testCluster) storeNamed(name string) *Store {
 		}
 	}
 	return nil
+}
+
+// TestRefusesWeakPeerTLS: a peer TLS config that would let a peer in without
+// a certificate the cluster issued is refused at construction, with an error
+// that says what to fix.
+func TestRefusesWeakPeerTLS(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	good, err := cluster.PeerTLSConfig("x", tc.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		modify func(*tls.Config)
+		want   string
+	}{
+		{"no client certificate required", func(c *tls.Config) { c.ClientAuth = tls.NoClientCert }, "ClientAuth"},
+		{"client certificate not verified", func(c *tls.Config) { c.ClientAuth = tls.RequireAnyClientCert }, "ClientAuth"},
+		{"verified only if given", func(c *tls.Config) { c.ClientAuth = tls.VerifyClientCertIfGiven }, "ClientAuth"},
+		{"system CAs for clients", func(c *tls.Config) { c.ClientCAs = nil }, "ClientCAs"},
+		{"system CAs for servers", func(c *tls.Config) { c.RootCAs = nil }, "RootCAs"},
+		{"no verification", func(c *tls.Config) { c.InsecureSkipVerify = true }, "InsecureSkipVerify"},
+		{"no certificate", func(c *tls.Config) { c.GetCertificate = nil }, "no certificate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := good.Clone()
+			c.modify(cfg)
+			s, err := New(tc.fake.join("x"), Config{Addr: "127.0.0.1:0", TLS: cfg})
+			if err == nil {
+				s.Close()
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not name %s", err, c.want)
+			}
+		})
+	}
 }

@@ -392,3 +392,32 @@ func TestCancelWithoutDeadline(t *testing.T) {
 		t.Fatalf("the next request: %q, %v", resp.Value, err)
 	}
 }
+
+// TestNoClientCertificate: a server whose config (wrongly) does not demand a
+// client certificate refuses a client without one instead of panicking.
+func TestNoClientCertificate(t *testing.T) {
+	secret := cluster.NewSecret()
+	cfg := peerTLS(t, "server", secret)
+	cfg.ClientAuth = tls.NoClientCert
+	srv := NewServer(&mapHandler{}, cfg, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() { srv.Close(); <-done }()
+
+	client := peerTLS(t, "client", secret)
+	client.GetClientCertificate = nil // presents none
+	c, err := tls.Dial("tcp", ln.Addr().String(), client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, preamble)
+	if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
+		t.Errorf("server answered %d bytes, err %v; want a closed connection", n, err)
+	}
+}

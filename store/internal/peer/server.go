@@ -155,7 +155,14 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	peerName := c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	certs := c.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		// The store refuses a config that does not demand client
+		// certificates; a server built around that check must not panic.
+		s.logger.Warn("peer connection refused: no client certificate", "remote", remote)
+		return
+	}
+	peerName := certs[0].Subject.CommonName
 	s.logger.Debug("peer connected", "remote", remote, "peer", peerName)
 
 	bw := bufio.NewWriterSize(c, 16<<10)
