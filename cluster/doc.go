@@ -32,9 +32,18 @@
 //
 // # Lifecycle
 //
-//	n, err := cluster.New(cfg)       // listening, a cluster of one
-//	err = n.Join(ctx, "10.0.0.1:7946") // retried until a seed answers or ctx ends
+//	n, err := cluster.New(cfg)         // listening, a cluster of one
+//	err = n.Join(ctx, "10.0.0.1:7946") // retried (and logged) until a seed answers or ctx ends
 //	...
-//	n.Leave(5 * time.Second)         // tell the others, so they need not detect a failure
-//	n.Close()                        // stop; safe to call twice
+//	err = n.Leave(ctx)                 // tell the others, so they need not detect a failure
+//	n.Close()                          // stop; safe to call twice
+//
+// Most programs use the sessionmesh package instead, which runs a Node for
+// them with the rest of a member.
+//
+// # Names
+//
+// Members are told apart by name. The default, host:port of the gossip
+// listener, is unique on a host and stays the same across restarts on a fixed
+// port. Join refuses (ErrNameTaken) to join under the name of a live member.
 package cluster

@@ -60,21 +60,22 @@ func (p pings) NotifyPingComplete(nd *memberlist.Node, rtt time.Duration, _ []by
 }
 
 // logWriter turns memberlist's log lines ("[DEBUG] memberlist: ...") into
-// leveled slog records.
+// leveled slog records. Its logger is set once the node knows its name.
 type logWriter struct {
-	l     *slog.Logger
-	quiet *atomic.Bool
+	l     atomic.Pointer[slog.Logger]
+	quiet atomic.Bool // set by Close: memberlist's goroutines outlive Shutdown and complain
 }
 
-func (w logWriter) Write(p []byte) (int, error) {
+func (w *logWriter) Write(p []byte) (int, error) {
 	if w.quiet.Load() {
 		return len(p), nil
 	}
+	l := w.l.Load()
 	sc := bufio.NewScanner(bytes.NewReader(p))
 	for sc.Scan() {
 		level, msg := parseLogLine(sc.Text())
-		if w.l.Enabled(context.Background(), level) {
-			w.l.Log(context.Background(), level, msg, "component", "memberlist")
+		if l.Enabled(context.Background(), level) {
+			l.Log(context.Background(), level, msg, "component", "memberlist")
 		}
 	}
 	return len(p), nil

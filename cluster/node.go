@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +31,8 @@ type Node struct {
 	ml      *memberlist.Memberlist
 	timing  Timing
 
-	quiet   atomic.Bool // set by Close: drop memberlist's log lines
+	mlog    logWriter                   // memberlist's log lines
+	clash   atomic.Pointer[net.UDPAddr] // another process claiming this node's name, as memberlist last reported
 	members *memberSet
 	stop    chan struct{} // closed by Close: ends Join's retries and the reconnect loop
 	done    chan struct{} // closed when the reconnect loop has returned
@@ -55,13 +55,6 @@ func New(cfg Config) (*Node, error) {
 	if err := checkSecret(cfg.Secret); err != nil {
 		return nil, err
 	}
-	if cfg.Name == "" {
-		h, err := os.Hostname()
-		if err != nil || h == "" {
-			return nil, fmt.Errorf("cluster: Config.Name is empty and the host name is unknown: %v", err)
-		}
-		cfg.Name = h
-	}
 	if cfg.BindAddr == "" {
 		cfg.BindAddr = ":7946"
 	}
@@ -72,32 +65,63 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Timing = cfg.Timing.withDefaults()
-
-	peerTLS := cfg.PeerTLS
-	if peerTLS == nil {
-		var err error
-		if peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
-			return nil, err
-		}
-	} else {
-		peerTLS = peerTLS.Clone()
+	host, port, err := splitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: BindAddr: %w", err)
 	}
 
 	n := &Node{
-		name:    cfg.Name,
-		logger:  cfg.Logger.With("node", cfg.Name),
-		peerTLS: peerTLS,
 		started: time.Now(),
 		timing:  cfg.Timing,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		shares:  make(map[string]Shared),
 	}
+	n.mlog.l.Store(cfg.Logger)
+	mlLogger := log.New(&n.mlog, "", 0)
+	transport := cfg.Transport
+	if transport == nil {
+		nt, err := listen(host, port, mlLogger)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		transport, port = nt, nt.GetAutoBindPort()
+	}
+	if cfg.Name == "" {
+		if cfg.Transport != nil {
+			transport.Shutdown()
+			return nil, errors.New("cluster: Config.Name is required with a custom Transport")
+		}
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			transport.Shutdown()
+			return nil, fmt.Errorf("cluster: Config.Name is empty and the host name is unknown: %v", err)
+		}
+		// The host name alone is not unique when several members share a
+		// host; with the gossip port it is, and it stays the same across
+		// restarts on a fixed port.
+		cfg.Name = h + ":" + strconv.Itoa(port)
+	}
+	n.name = cfg.Name
+	n.logger = cfg.Logger.With("node", cfg.Name)
+	n.mlog.l.Store(n.logger)
+
+	peerTLS := cfg.PeerTLS
+	if peerTLS == nil {
+		if peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
+			transport.Shutdown()
+			return nil, err
+		}
+	} else {
+		peerTLS = peerTLS.Clone()
+	}
+	n.peerTLS = peerTLS
 	n.members = newMemberSet(n.name, n.logger, cfg.Timing.ProbeInterval)
 	n.meta.Started = n.started
 
-	mc, err := n.memberlistConfig(cfg)
+	mc, err := n.memberlistConfig(cfg, host, port, transport, mlLogger)
 	if err != nil {
+		transport.Shutdown()
 		return nil, err
 	}
 	n.broadcasts = &memberlist.TransmitLimitedQueue{
@@ -106,6 +130,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.ml, err = memberlist.Create(mc)
 	if err != nil {
+		transport.Shutdown()
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	// LocalNode points into state memberlist keeps changing under its own
@@ -117,15 +142,16 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
-	host, port, err := splitHostPort(cfg.BindAddr)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: BindAddr: %w", err)
-	}
+func (n *Node) memberlistConfig(cfg Config, host string, port int, transport memberlist.Transport, logger *log.Logger) (*memberlist.Config, error) {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertisePort = port
+	mc.Transport = transport
+	if cfg.Transport != nil {
+		mc.BindPort, mc.AdvertisePort = 0, 0 // the transport's own
+	}
+	var err error
 	if cfg.AdvertiseAddr != "" {
 		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
 			return nil, fmt.Errorf("cluster: AdvertiseAddr: %w", err)
@@ -143,8 +169,9 @@ func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	}
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Label = cfg.Label
-	mc.Logger = log.New(logWriter{n.logger, &n.quiet}, "", 0)
+	mc.Logger = logger
 	mc.Delegate = delegate{n}
+	mc.Conflict = conflicts{n}
 	mc.Events = events{n.members}
 	mc.Ping = pings{n.members}
 
@@ -157,10 +184,6 @@ func (n *Node) memberlistConfig(cfg Config) (*memberlist.Config, error) {
 	mc.TCPTimeout = t.TCPTimeout
 	mc.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 	mc.GossipToTheDeadTime = t.PushPullInterval
-	if cfg.Transport != nil {
-		mc.Transport = cfg.Transport
-		mc.BindPort, mc.AdvertisePort = 0, 0 // the transport's own
-	}
 	return mc, nil
 }
 
@@ -174,40 +197,6 @@ func (n *Node) Addr() string { return n.addr }
 // PeerTLS returns the TLS configuration for the peer data channel: the one in
 // Config.PeerTLS, or mutual TLS derived from the cluster secret.
 func (n *Node) PeerTLS() *tls.Config { return n.peerTLS.Clone() }
-
-// Join contacts the seed addresses (host:port; host names are resolved,
-// several addresses per name are fine) and joins their cluster. It retries
-// with backoff until one seed answers or ctx ends, so nodes that start
-// together may list each other. Joining a node's own address is harmless,
-// but it counts as an answer: if every seed is this node, Join returns at
-// once and the node stays a cluster of one until another joins it.
-func (n *Node) Join(ctx context.Context, seeds ...string) error {
-	if len(seeds) == 0 {
-		return errors.New("cluster: Join needs at least one seed address")
-	}
-	backoff := 50 * time.Millisecond
-	for {
-		if n.isClosed() {
-			return ErrClosed
-		}
-		joined, err := n.ml.Join(seeds)
-		if joined > 0 {
-			n.logger.Info("joined cluster", "contacted", joined, "members", n.ml.NumMembers())
-			return nil
-		}
-		err = joinError(err)
-		n.logger.Debug("join attempt failed", "seeds", seeds, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cluster: join %s: %w (last attempt: %s)", strings.Join(seeds, ", "), ctx.Err(),
-				strings.ReplaceAll(err.Error(), "\n", "; "))
-		case <-n.stop:
-			return ErrClosed
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
-}
 
 // Members returns the live members, this node included, sorted by name.
 func (n *Node) Members() []Member { return n.members.list() }
@@ -253,10 +242,11 @@ func (n *Node) updateMeta() {
 	}
 }
 
-// Leave tells the cluster this node is going, waiting up to timeout for the
-// news to be gossiped, so others drop it at once instead of suspecting it.
-// The node keeps running (and answering gossip) until Close.
-func (n *Node) Leave(timeout time.Duration) error {
+// Leave tells the cluster this node is going, waiting until ctx ends (at
+// most TCPTimeout) for the news to be gossiped, so others drop it at once
+// instead of suspecting it. The node keeps running (and answering gossip)
+// until Close. Leave after Close returns ErrClosed.
+func (n *Node) Leave(ctx context.Context) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -266,7 +256,14 @@ func (n *Node) Leave(timeout time.Duration) error {
 		return nil
 	}
 	n.left = true
-	if err := n.ml.Leave(timeout); err != nil {
+	wait := n.timing.TCPTimeout
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d))
+	}
+	if err := ctx.Err(); err != nil {
+		wait = 0
+	}
+	if err := n.ml.Leave(max(wait, time.Millisecond)); err != nil {
 		return fmt.Errorf("cluster: leave: %w", err)
 	}
 	n.logger.Info("left cluster")
@@ -289,7 +286,7 @@ func (n *Node) Close() error {
 	<-n.done
 	// memberlist's goroutines outlive Shutdown and complain about the
 	// sockets it closed; nobody needs to hear that.
-	n.quiet.Store(true)
+	n.mlog.quiet.Store(true)
 	err := n.ml.Shutdown()
 	n.members.close()
 	if err != nil {
@@ -333,6 +330,8 @@ func joinError(err error) error {
 	}
 	return err
 }
+
+func joinHostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 func splitHostPort(addr string) (string, int, error) {
 	host, p, err := net.SplitHostPort(addr)

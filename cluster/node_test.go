@@ -143,13 +143,13 @@ func TestLeaveIsSeenAtOnce(t *testing.T) {
 	for _, n := range nodes {
 		waitMembers(t, n, hasSize(3))
 	}
-	if err := nodes[2].Leave(5 * time.Second); err != nil {
+	if err := nodes[2].Leave(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes[:2] {
 		waitMembers(t, n, hasSize(2))
 	}
-	if err := nodes[2].Leave(time.Second); err != nil {
+	if err := nodes[2].Leave(context.Background()); err != nil {
 		t.Errorf("second Leave: %v", err)
 	}
 	if err := nodes[2].Advertise("127.0.0.1:1", 1); err != ErrClosed {
@@ -159,7 +159,7 @@ func TestLeaveIsSeenAtOnce(t *testing.T) {
 	if err := nodes[2].Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := nodes[2].Leave(time.Second); err != ErrClosed {
+	if err := nodes[2].Leave(context.Background()); err != ErrClosed {
 		t.Errorf("Leave after Close = %v, want ErrClosed", err)
 	}
 }

@@ -166,7 +166,9 @@ func (n *node) stop() {
 	if n.cluster != nil {
 		// If the news does not spread in time, the others notice the
 		// silence instead: a few seconds later, with the same outcome.
-		n.cluster.Leave(leaveTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		n.cluster.Leave(ctx)
+		cancel()
 	}
 	if n.store != nil {
 		n.store.Close()

@@ -246,7 +246,7 @@ func TestMeasureLeave(t *testing.T) {
 			}
 			handoff := time.Since(w.start)
 			gone := moved([]*testcluster.Node{leaver})
-			if err := leaver.Cluster.Leave(5 * time.Second); err != nil {
+			if err := leaver.Cluster.Leave(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			leaver.Stop()
@@ -508,7 +508,7 @@ func (nd *bareNode) leave(t *testing.T) {
 	if err := nd.store.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := nd.node.Leave(5 * time.Second); err != nil {
+	if err := nd.node.Leave(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	nd.store.Close()

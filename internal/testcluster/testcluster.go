@@ -122,7 +122,7 @@ func (c *Cluster) Restart(i int) *Node {
 	if err := old.Store.Leave(ctx); err != nil {
 		c.t.Fatalf("%s: store leave: %v", old.Name, err)
 	}
-	if err := old.Cluster.Leave(5 * time.Second); err != nil {
+	if err := old.Cluster.Leave(context.Background()); err != nil {
 		c.t.Fatalf("%s: leave: %v", old.Name, err)
 	}
 	old.Stop()
