@@ -155,8 +155,10 @@ func (s *Store) untilRingChanges(r *ring.Ring) (context.Context, context.CancelF
 
 // moved is what one pass of move did.
 type moved struct {
-	sent int // copies sent
-	kept int // records kept because a new owner did not take them
+	records int // records looked at
+	placed  int // of those, records every owner on the new ring now has (or that needed nothing)
+	sent    int // copies sent
+	kept    int // records kept because a new owner did not take them
 }
 
 // move sends each local record whose owners differ between rings from and
@@ -170,7 +172,7 @@ type moved struct {
 // ctx's error if it stopped early.
 func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64) (moved, error) {
 	replicas := s.cfg.Replicas
-	var sent, kept atomic.Int64
+	var sent, kept, placed atomic.Int64
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range copyWorkers {
@@ -178,6 +180,7 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 			for id := range work {
 				val, _, ok := s.mem.peek(id, s.cfg.Now())
 				if !ok {
+					placed.Add(1) // expired or evicted meanwhile: nothing to move
 					continue
 				}
 				owners := to.Owners(id, replicas)
@@ -191,6 +194,7 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 					continue
 				}
 				sent.Add(int64(len(targets)))
+				placed.Add(1)
 				if !stays {
 					s.mem.delete(id)
 				}
@@ -198,7 +202,8 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 		})
 	}
 	var err error
-	for _, id := range s.mem.keys() {
+	keys := s.mem.keys()
+	for _, id := range keys {
 		if err = limit.Wait(ctx); err != nil {
 			break
 		}
@@ -206,7 +211,7 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 	}
 	close(work)
 	wg.Wait()
-	return moved{int(sent.Load()), int(kept.Load())}, err
+	return moved{records: len(keys), placed: int(placed.Load()), sent: int(sent.Load()), kept: int(kept.Load())}, err
 }
 
 // newHolders returns the members of newOwners that were not among

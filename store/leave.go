@@ -41,12 +41,13 @@ func (s *Store) Leave(ctx context.Context) error {
 	// This node is not on to, so move sends every record to all its
 	// owners there, whatever the ring it is moved from says.
 	res, err := s.move(ctx, to, to, rate.NewLimiter(rate.Inf, 0), &s.stats.handedOff)
-	s.logger.Info("handed records over", "records_sent", res.sent, "records_unsent", res.kept, "complete", err == nil && res.kept == 0)
+	s.logger.Info("handed records over", "records", res.records, "handed_over", res.placed, "copies_sent", res.sent,
+		"complete", err == nil && res.placed == res.records)
 	switch {
 	case err != nil:
-		return fmt.Errorf("store: leave: sent %d copies, then: %w", res.sent, err)
-	case res.kept > 0:
-		return fmt.Errorf("store: leave: %d records could not be handed over (sent %d copies)", res.kept, res.sent)
+		return fmt.Errorf("store: leave: handed %d of %d records over, then: %w", res.placed, res.records, err)
+	case res.placed < res.records:
+		return fmt.Errorf("store: leave: handed %d of %d records over; the others' owners did not take them", res.placed, res.records)
 	}
 	return nil
 }
