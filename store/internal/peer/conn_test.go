@@ -119,3 +119,49 @@ func TestTimeoutInsideFrame(t *testing.T) {
 		t.Fatalf("after a torn read: %q, %v", resp.Value, err)
 	}
 }
+
+// TestWriteDeadlineAfterIdle: on a connection idle for longer than the
+// server's write timeout, a response too large for the server's write buffer
+// and a burst of pipelined responses both arrive: each write to the
+// connection gets its own deadline, not the one left from the last flush.
+func TestWriteDeadlineAfterIdle(t *testing.T) {
+	h := &mapHandler{}
+	h.ServePeer(&Request{Op: OpPut, Key: "big", Value: make([]byte, 40<<10)})
+	h.ServePeer(&Request{Op: OpPut, Key: "small", Value: []byte("v")})
+	f := serve(t, h)
+	f.srv.writeTimeout = 50 * time.Millisecond
+	c := f.client(t)
+	cn, _, err := c.connect(ctxTimeout(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(key string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := cn.roundTrip(ctx, &Request{Op: OpGet, Key: key})
+		return err
+	}
+	if err := get("small"); err != nil { // a flush sets a deadline...
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // ...which passes while the connection is idle
+	if err := get("big"); err != nil {
+		t.Fatalf("a 40 KiB response after idling: %v", err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 100 {
+		wg.Go(func() {
+			if err := get("big"); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("pipelined responses after idling: %v", err)
+		break
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -32,9 +33,10 @@ const HandshakeTimeout = 5 * time.Second
 
 // Server serves the peer protocol on TLS connections.
 type Server struct {
-	handler Handler
-	tls     *tls.Config
-	logger  *slog.Logger
+	handler      Handler
+	tls          *tls.Config
+	logger       *slog.Logger
+	writeTimeout time.Duration // for each write to a connection; HandshakeTimeout but in tests
 
 	mu        sync.Mutex // guards listeners, conns and closed
 	listeners map[net.Listener]struct{}
@@ -50,11 +52,12 @@ func NewServer(h Handler, tlsConfig *tls.Config, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		handler:   h,
-		tls:       tlsConfig,
-		logger:    logger,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[net.Conn]struct{}),
+		writeTimeout: HandshakeTimeout,
+		handler:      h,
+		tls:          tlsConfig,
+		logger:       logger,
+		listeners:    make(map[net.Listener]struct{}),
+		conns:        make(map[net.Conn]struct{}),
 	}
 }
 
@@ -165,7 +168,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	peerName := certs[0].Subject.CommonName
 	s.logger.Debug("peer connected", "remote", remote, "peer", peerName)
 
-	bw := bufio.NewWriterSize(c, 16<<10)
+	bw := bufio.NewWriterSize(deadlineWriter{c, raw, s.writeTimeout}, 16<<10)
 	fr, fw := newFrameReader(), newFrameWriter()
 	var body []byte
 	for {
@@ -197,11 +200,26 @@ func (s *Server) serveConn(raw net.Conn) {
 		// Flush only when no further request is already waiting: pipelined
 		// requests get their responses in one write.
 		if br.Buffered() == 0 {
-			raw.SetWriteDeadline(time.Now().Add(HandshakeTimeout))
 			if err := bw.Flush(); err != nil {
 				s.logger.Debug("peer connection closed: write failed", "peer", peerName, "err", err)
 				return
 			}
 		}
 	}
+}
+
+// deadlineWriter gives every write to a connection a fresh deadline. A
+// response reaches the connection not only when the server flushes: a
+// bufio.Writer writes through when its buffer overflows (a large record, a
+// burst of pipelined responses), and a deadline left over from the last
+// flush, long past on a connection that was idle, would fail that write.
+type deadlineWriter struct {
+	w       io.Writer // the TLS connection
+	raw     net.Conn  // under it, whose deadline applies
+	timeout time.Duration
+}
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	d.raw.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.w.Write(p)
 }
