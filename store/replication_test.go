@@ -241,16 +241,14 @@ func TestSlowOwner(t *testing.T) {
 	}
 	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour))
 
-	lookup, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// The slow member answers after 1s, beyond the lookup's deadline: the
+	// Get succeeds only if the slow member got just its share of the time
+	// and the replica was asked in the rest.
+	lookup, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	got, err := b.Get(lookup, id)
 	if err != nil || string(got.Value) != "v" {
-		t.Fatalf("Get = %q, %v", got.Value, err)
-	}
-	// Generous: the bound is 300ms; the slow member answers only after 1s.
-	if d := time.Since(start); d > 900*time.Millisecond {
-		t.Errorf("the lookup took %v", d)
+		t.Fatalf("Get = %q, %v; want the replica's record within the deadline", got.Value, err)
 	}
 }
 

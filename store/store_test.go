@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -244,17 +245,22 @@ func TestDeadOwner(t *testing.T) {
 	if _, err := b.Get(ctx(t), id); err != nil {
 		t.Fatal(err)
 	}
-	a.Close() // a crash, before the membership notices: a is still on b's ring
-	for range 3 {
-		c, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		start := time.Now()
+	a.Close()
+	for i := range 3 {
+		// The deadline is generous: what matters is that the Get ends in an
+		// error saying why, not how soon (a busy machine decides that).
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := b.Get(c, id)
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			t.Fatal("read a record from a closed node")
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("Get took %v with a 200ms deadline", d)
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("Get %d waited out its deadline instead of failing: %v", i, err)
+		case !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) && !isRefused(err):
+			// Not found: a's store withdrew from the ring as it closed. Down
+			// or refused: b still had it on its ring.
+			t.Errorf("Get %d: %v; want ErrNotFound, ErrUnavailable or a refused connection", i, err)
 		}
 	}
 	if _, err := a.Get(ctx(t), id); !errors.Is(err, ErrClosed) {
@@ -417,3 +423,7 @@ func TestRefusesWeakPeerTLS(t *testing.T) {
 		})
 	}
 }
+
+// isRefused reports whether err is a refused connection: a member whose
+// backoff ended was dialed again.
+func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
