@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -48,14 +49,72 @@ func ParseSecret(s string) ([]byte, error) {
 
 var errNoSecret = errors.New("cluster: Config.Secret is empty: every node of a cluster needs the same secret (see NewSecret)")
 
+// ErrWeakSecret means a secret is not random enough to be a cluster secret.
+var ErrWeakSecret = errors.New("cluster: weak secret")
+
+// makeOne says how to make a good secret, for every error about a bad one.
+const makeOne = "use NewSecret, or ParseSecret of `head -c 32 /dev/urandom | base64`"
+
+// checkSecret refuses a secret that is too short or obviously not random.
+//
+// The secret must resist offline guessing: anyone who can reach a data port
+// gets a certificate signed by the CA derived from it, and can try
+// candidates against that signature as fast as they can compute HKDF and an
+// Ed25519 key. So a cluster secret must be random bytes, not something a
+// person made up, and the check refuses what plainly is not:
+//
+//   - fewer than MinSecretLen (16) bytes;
+//   - text: every byte printable ASCII. A password, a passphrase, or base64
+//     or hex that was not decoded (ParseSecret decodes base64). 16 random
+//     bytes are all printable with probability 1.3·10⁻⁷, 32 with 10⁻¹⁴;
+//   - few distinct byte values (fewer than half of min(length, 64)) or a
+//     repeating pattern: a key made by hand, or a buffer never filled.
+//
+// Random secrets are never stretched: with 128 bits or more of entropy no
+// amount of guessing helps, and stretching a weak one only slows it down.
 func checkSecret(s []byte) error {
-	if len(s) == 0 {
+	switch {
+	case len(s) == 0:
 		return errNoSecret
-	}
-	if len(s) < MinSecretLen {
-		return fmt.Errorf("cluster: secret is %d bytes, want at least %d", len(s), MinSecretLen)
+	case len(s) < MinSecretLen:
+		return fmt.Errorf("%w: it is %d bytes, want at least %d random bytes (32 recommended): %s", ErrWeakSecret, len(s), MinSecretLen, makeOne)
+	case isText(s):
+		return fmt.Errorf("%w: it is printable text (a password, or base64 or hex not decoded?): a cluster secret must be random bytes: %s", ErrWeakSecret, makeOne)
+	case distinct(s) < min(len(s), 64)/2 || periodic(s):
+		return fmt.Errorf("%w: it repeats itself (only %d distinct byte values): a cluster secret must be random bytes: %s", ErrWeakSecret, distinct(s), makeOne)
 	}
 	return nil
+}
+
+func isText(s []byte) bool {
+	for _, b := range s {
+		if b < 0x20 || b > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func distinct(s []byte) int {
+	var seen [256]bool
+	n := 0
+	for _, b := range s {
+		if !seen[b] {
+			seen[b] = true
+			n++
+		}
+	}
+	return n
+}
+
+// periodic reports whether s is a shorter sequence repeated.
+func periodic(s []byte) bool {
+	for p := 1; p <= len(s)/2; p++ {
+		if bytes.Equal(s[p:], s[:len(s)-p]) {
+			return true
+		}
+	}
+	return false
 }
 
 // derive expands the cluster secret into a 32-byte key for one purpose.
