@@ -210,3 +210,10 @@ func (s *memberSet) close() {
 	}
 	clear(s.watchers)
 }
+
+// count returns how many live members there are, this node included.
+func (s *memberSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(len(s.byName), 1)
+}

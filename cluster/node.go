@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/sessionmesh/sessionmesh/internal/rejects"
 )
 
 // ErrClosed is returned by methods of a Node that has been closed.
@@ -31,11 +33,13 @@ type Node struct {
 	ml      *memberlist.Memberlist
 	timing  Timing
 
-	mlog    logWriter                   // memberlist's log lines
-	clash   atomic.Pointer[net.UDPAddr] // another process claiming this node's name, as memberlist last reported
-	members *memberSet
-	stop    chan struct{} // closed by Close: ends Join's retries and the reconnect loop
-	done    chan struct{} // closed when the reconnect loop has returned
+	mlog     logWriter                   // memberlist's log lines
+	clash    atomic.Pointer[net.UDPAddr] // another process claiming this node's name, as memberlist last reported
+	rejected *rejects.Log                // gossip the gate refused
+	gate     *gate                       // between the network and memberlist: lets only the cluster's gossip in
+	members  *memberSet
+	stop     chan struct{} // closed by Close: ends Join's retries and the reconnect loop
+	done     chan struct{} // closed when the reconnect loop has returned
 
 	mu     sync.Mutex // guards left and closed; orders Leave, Advertise and Close
 	left   bool
@@ -51,9 +55,16 @@ type Node struct {
 
 // New starts a node: it listens for gossip at once and is a cluster of one
 // until Join. Close it to stop.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (n *Node, err error) {
 	if err := checkSecret(cfg.Secret); err != nil {
 		return nil, err
+	}
+	keys := [][]byte{derive(cfg.Secret, labelGossipKey)}
+	for _, s := range cfg.OldSecrets {
+		if err := checkSecret(s); err != nil {
+			return nil, fmt.Errorf("cluster: OldSecrets: %w", err)
+		}
+		keys = append(keys, derive(s, labelGossipKey))
 	}
 	if cfg.BindAddr == "" {
 		cfg.BindAddr = ":7946"
@@ -69,8 +80,11 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: BindAddr: %w", err)
 	}
+	if cfg.Name == "" && cfg.Transport != nil {
+		return nil, errors.New("cluster: Config.Name is required with a custom Transport")
+	}
 
-	n := &Node{
+	n = &Node{
 		started: time.Now(),
 		timing:  cfg.Timing,
 		stop:    make(chan struct{}),
@@ -87,14 +101,14 @@ func New(cfg Config) (*Node, error) {
 		}
 		transport, port = nt, nt.GetAutoBindPort()
 	}
-	if cfg.Name == "" {
-		if cfg.Transport != nil {
-			transport.Shutdown()
-			return nil, errors.New("cluster: Config.Name is required with a custom Transport")
+	defer func() {
+		if err != nil && n.ml == nil {
+			transport.Shutdown() // memberlist never took it over
 		}
+	}()
+	if cfg.Name == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
-			transport.Shutdown()
 			return nil, fmt.Errorf("cluster: Config.Name is empty and the host name is unknown: %v", err)
 		}
 		// The host name alone is not unique when several members share a
@@ -105,34 +119,41 @@ func New(cfg Config) (*Node, error) {
 	n.name = cfg.Name
 	n.logger = cfg.Logger.With("node", cfg.Name)
 	n.mlog.l.Store(n.logger)
-
-	peerTLS := cfg.PeerTLS
-	if peerTLS == nil {
-		if peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
-			transport.Shutdown()
+	if n.peerTLS = cfg.PeerTLS.Clone(); n.peerTLS == nil {
+		if n.peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
 			return nil, err
 		}
-	} else {
-		peerTLS = peerTLS.Clone()
 	}
-	n.peerTLS = peerTLS
 	n.members = newMemberSet(n.name, n.logger, cfg.Timing.ProbeInterval)
 	n.meta.Started = n.started
+	n.rejected = rejects.New("gossip", n.logger, rejectSummary)
+	if n.gate, err = newGate(transport, cfg.Label, keys, cfg.Timing.TCPTimeout, n.maxStream, n.rejected); err != nil {
+		n.rejected.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	transport = n.gate
 
-	mc, err := n.memberlistConfig(cfg, host, port, transport, mlLogger)
-	if err != nil {
-		transport.Shutdown()
-		return nil, err
+	mc := n.memberlistConfig(cfg, host, port, transport, mlLogger)
+	if cfg.AdvertiseAddr != "" {
+		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
+			n.rejected.Close()
+			return nil, fmt.Errorf("cluster: AdvertiseAddr: %w", err)
+		}
+	}
+	if mc.Keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
+		n.rejected.Close()
+		return nil, fmt.Errorf("cluster: keyring: %w", err)
 	}
 	n.broadcasts = &memberlist.TransmitLimitedQueue{
 		NumNodes:       func() int { return n.ml.NumMembers() },
 		RetransmitMult: cfg.Timing.RetransmitMult,
 	}
-	n.ml, err = memberlist.Create(mc)
+	ml, err := memberlist.Create(mc)
 	if err != nil {
-		transport.Shutdown()
+		n.rejected.Close()
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
+	n.ml = ml
 	// LocalNode points into state memberlist keeps changing under its own
 	// lock; read the address once, now, before anything else can.
 	ln := n.ml.LocalNode()
@@ -142,7 +163,16 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) memberlistConfig(cfg Config, host string, port int, transport memberlist.Transport, logger *log.Logger) (*memberlist.Config, error) {
+// rejectSummary is how often the log sums up the gossip refused.
+const rejectSummary = time.Minute
+
+// maxStream is how long a gossip stream's message may be: enough for this
+// node's full state as a cluster of its size sends it (a few hundred bytes
+// per member, and the shared state, such as ticket keys, under 100 KiB),
+// with room to spare.
+func (n *Node) maxStream() int { return 256<<10 + 2<<10*n.members.count() }
+
+func (n *Node) memberlistConfig(cfg Config, host string, port int, transport memberlist.NodeAwareTransport, logger *log.Logger) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = cfg.Name
 	mc.BindAddr, mc.BindPort = host, port
@@ -150,22 +180,6 @@ func (n *Node) memberlistConfig(cfg Config, host string, port int, transport mem
 	mc.Transport = transport
 	if cfg.Transport != nil {
 		mc.BindPort, mc.AdvertisePort = 0, 0 // the transport's own
-	}
-	var err error
-	if cfg.AdvertiseAddr != "" {
-		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
-			return nil, fmt.Errorf("cluster: AdvertiseAddr: %w", err)
-		}
-	}
-	keys := [][]byte{derive(cfg.Secret, labelGossipKey)}
-	for _, s := range cfg.OldSecrets {
-		if err := checkSecret(s); err != nil {
-			return nil, fmt.Errorf("cluster: OldSecrets: %w", err)
-		}
-		keys = append(keys, derive(s, labelGossipKey))
-	}
-	if mc.Keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
-		return nil, fmt.Errorf("cluster: keyring: %w", err)
 	}
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Label = cfg.Label
@@ -184,7 +198,7 @@ func (n *Node) memberlistConfig(cfg Config, host string, port int, transport mem
 	mc.TCPTimeout = t.TCPTimeout
 	mc.DeadNodeReclaimTime = t.DeadNodeReclaimTime
 	mc.GossipToTheDeadTime = t.PushPullInterval
-	return mc, nil
+	return mc
 }
 
 // Name returns this node's name.
@@ -288,6 +302,7 @@ func (n *Node) Close() error {
 	// sockets it closed; nobody needs to hear that.
 	n.mlog.quiet.Store(true)
 	err := n.ml.Shutdown()
+	n.rejected.Close()
 	n.members.close()
 	if err != nil {
 		return fmt.Errorf("cluster: shutdown: %w", err)
@@ -304,11 +319,16 @@ type Stats struct {
 	// with its probes; higher when it is slow (overloaded, or its network
 	// is), which makes it wait longer before suspecting others.
 	Health int
+	// Rejected counts the gossip this node refused, by kind: packets and
+	// streams that do not carry the cluster's label or do not decrypt with
+	// its keys (strangers, or a member with another secret), streams too
+	// large for the cluster or too many at once. Kinds appear once seen.
+	Rejected map[string]uint64
 }
 
 // Stats returns a snapshot of the node's view of the cluster.
 func (n *Node) Stats() Stats {
-	st := Stats{Health: n.ml.GetHealthScore()}
+	st := Stats{Health: n.ml.GetHealthScore(), Rejected: n.rejected.Counts()}
 	st.Members, st.Suspect, st.Dead = n.members.counts()
 	return st
 }
