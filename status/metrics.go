@@ -1,0 +1,28 @@
+package status
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sessionmesh/sessionmesh/tlsadapter/metrics"
+)
+
+// newMetricsHandler returns the handler of src's Prometheus metrics: the
+// sessionmesh collector over src's parts, and the Go runtime's and the
+// process's metrics, from a registry of its own (a second member in the
+// same process would collide in a shared one).
+func newMetricsHandler(src Source) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		metrics.New(metrics.Options{Cluster: src.Cluster, Store: src.Store, Adapter: src.Adapter, Keys: src.Keys, Now: src.Now}),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(src.Logger.Handler(), slog.LevelWarn),
+	})
+}
