@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/cluster/ticketkeys"
+	"github.com/sessionmesh/sessionmesh/status"
 	"github.com/sessionmesh/sessionmesh/store"
 	"github.com/sessionmesh/sessionmesh/tlsadapter"
 )
@@ -29,6 +30,7 @@ type Member struct {
 	keys    *ticketkeys.Rotator // Tickets mode
 	adapter adapter             // plugs sessions into tls.Config
 	client  *tlsadapter.ClientCache
+	status  *status.Status // samples the counters for Handler
 
 	stopOnce sync.Once
 	stopErr  error
@@ -119,6 +121,10 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 			return m, fmt.Errorf("sessionmesh: %w", err)
 		}
 	}
+	m.status = status.New(status.Source{
+		Name: m.node.Name(), Mode: cfg.Mode.String(), Started: m.started,
+		Cluster: m.node, Store: m.store, Adapter: m.adapter, Keys: m.keys, Logger: m.logger,
+	})
 	m.logger.Info("sessionmesh member started", "mode", cfg.Mode, "gossip", m.GossipAddr(), "data", m.DataAddr())
 	return m, nil
 }
@@ -237,6 +243,9 @@ func (m *Member) Close() error {
 // close closes every part that started, upper layers first.
 func (m *Member) close() error {
 	var errs []error
+	if m.status != nil {
+		errs = append(errs, m.status.Close())
+	}
 	if m.keys != nil {
 		errs = append(errs, m.keys.Close())
 	}

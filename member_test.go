@@ -379,3 +379,44 @@ func TestTicketsModeHasNoDataPort(t *testing.T) {
 		}
 	}
 }
+
+// TestHandler: one handler mounted under a prefix serves the page, the JSON
+// and the Prometheus metrics, and counts the member's handshakes.
+func TestHandler(t *testing.T) {
+	f := newFixture(t)
+	for range 2 {
+		f.start(sessionmesh.LocalConfig())
+	}
+	f.waitRing(2)
+	c := f.client(tls.VersionTLS13, "a.example")
+	c.get(0)
+	c.get(1)
+	mux := http.NewServeMux()
+	mux.Handle("/debug/sessionmesh/", f.members[1].Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get := func(path string) string {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s", path, resp.Status)
+		}
+		return string(b)
+	}
+	if page := get("/debug/sessionmesh/"); !strings.Contains(page, f.members[0].Name()) || !strings.Contains(page, "<html") {
+		t.Errorf("the page does not list %s", f.members[0].Name())
+	}
+	if js := get("/debug/sessionmesh/?format=json"); !strings.Contains(js, `"resumed": 1`) {
+		t.Errorf("the JSON does not count the resumed handshake:\n%s", js)
+	}
+	if m := get("/debug/sessionmesh/metrics"); !strings.Contains(m, `sessionmesh_handshakes_total{result="resumed",version="TLS1.3"} 1`) {
+		t.Errorf("metrics without the resumed handshake")
+	}
+	if r := f.members[1].Status(); r.LastMinute.Resumed != 1 {
+		t.Errorf("Status().LastMinute.Resumed = %d, want 1", r.LastMinute.Resumed)
+	}
+}
