@@ -12,15 +12,15 @@ import (
 
 // The contract's lines (see the package doc and ../../../shared/design.md).
 var (
-	nodeRe  = regexp.MustCompile(`^node (\S+) pid=(\d+) tls=(\S+:\d+) gossip=(\S+:\d+)( \S+=\S+)*$`)
+	nodeRe  = regexp.MustCompile(`^node (\S+) pid=(\d+) tls=(\S+:\d+) gossip=(\S+:\d+)( data=(\S+:\d+))?( \S+=\S+)*$`)
 	readyRe = regexp.MustCompile(`^ready (\d+) nodes$`)
 	checkRe = regexp.MustCompile(`^check (\S+) -> (\S+): (Reused|New|Failed) (TLSv1\.[23])$`)
 )
 
 // demoNode is what a node line says.
 type demoNode struct {
-	name, tls, gossip string
-	pid               int
+	name, tls, gossip, data string // data: none in ticket mode
+	pid                     int
 }
 
 func parseNodeLine(t *testing.T, line string) demoNode {
@@ -30,7 +30,7 @@ func parseNodeLine(t *testing.T, line string) demoNode {
 		t.Fatalf("not a node line: %q", line)
 	}
 	pid, _ := strconv.Atoi(m[2])
-	return demoNode{name: m[1], pid: pid, tls: m[3], gossip: m[4]}
+	return demoNode{name: m[1], pid: pid, tls: m[3], gossip: m[4], data: m[6]}
 }
 
 // TestCheck: "demo -check" with 3 nodes prints exactly the contract's lines:
@@ -55,9 +55,13 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("exit status %d, want %d\n%s", code, tc.code, p.dump())
 			}
 			lines := p.output()
-			if len(lines) != 3+1+12+1 {
-				t.Fatalf("%d lines, want 17 (3 node, ready, 12 check, %s)\n%s", len(lines), tc.last, p.dump())
+			if len(lines) != 1+3+1+12+1 {
+				t.Fatalf("%d lines, want 18 (the runner's pid, 3 node, ready, 12 check, %s)\n%s", len(lines), tc.last, p.dump())
 			}
+			if want := fmt.Sprintf("demo pid=%d", p.cmd.Process.Pid); lines[0] != want {
+				t.Errorf("first line %q, want %q", lines[0], want)
+			}
+			lines = lines[1:]
 
 			names := make(map[string]bool)
 			for _, line := range lines[:3] {

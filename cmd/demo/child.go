@@ -10,8 +10,9 @@ import (
 // child is a node process the runner started. Only the runner's event loop
 // touches its fields.
 type child struct {
-	name string
-	cmd  *exec.Cmd
+	name  string
+	cmd   *exec.Cmd
+	stdin io.Closer // closing it stops the node (-stop-on-stdin-eof)
 
 	up      bool     // its node line arrived
 	info    nodeLine // that line
@@ -42,15 +43,17 @@ func (r *runner) startChild(name string, args ...string) (*child, error) {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	// The node stops when this pipe closes (see -stop-on-stdin-eof). The
-	// runner never writes to it; Wait closes it, and so does the runner's
-	// death.
-	if _, err := cmd.StdinPipe(); err != nil {
+	// runner never writes to it, and closes it to stop the whole cluster;
+	// Wait closes it too, and so does the runner's death.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd}
+	c := &child{name: name, cmd: cmd, stdin: stdin}
 	r.children = append(r.children, c)
 	r.wg.Add(1)
 	go func() {

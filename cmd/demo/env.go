@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"time"
 
-	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh"
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 )
 
@@ -15,9 +18,10 @@ import (
 // them to its nodes in their environment, which only the same user can read
 // and which is never written to disk.
 const (
-	envSecret = "SESSIONMESH_SECRET"   // the cluster secret, cluster.EncodeSecret's form
-	envCert   = "SESSIONMESH_TLS_CERT" // the HTTPS certificate chain, PEM
-	envKey    = "SESSIONMESH_TLS_KEY"  // its private key, PEM (PKCS #8)
+	envSecret     = "SESSIONMESH_SECRET"        // the cluster secret, sessionmesh.EncodeSecret's form
+	envSecretSock = "SESSIONMESH_SECRET_SOCKET" // or the runner's socket that gives it (a node added by hand)
+	envCert       = "SESSIONMESH_TLS_CERT"      // the HTTPS certificate chain, PEM
+	envKey        = "SESSIONMESH_TLS_KEY"       // its private key, PEM (PKCS #8)
 )
 
 // nodeEnv returns base without any of our variables, plus the secret and the
@@ -34,28 +38,64 @@ func nodeEnv(base []string, secret []byte, cert tls.Certificate) ([]string, erro
 	env := make([]string, 0, len(base)+3)
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
-		if name != envSecret && name != envCert && name != envKey {
+		if name != envSecret && name != envSecretSock && name != envCert && name != envKey {
 			env = append(env, kv)
 		}
 	}
 	return append(env,
-		envSecret+"="+cluster.EncodeSecret(secret),
+		envSecret+"="+sessionmesh.EncodeSecret(secret),
 		envCert+"="+string(chain),
 		envKey+"="+string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})),
 	), nil
 }
 
-// secretFromEnv reads the cluster secret.
+// secretFromEnv reads the cluster secret from SESSIONMESH_SECRET, or asks
+// the runner for it at the socket SESSIONMESH_SECRET_SOCKET names.
 func secretFromEnv(getenv func(string) string) ([]byte, error) {
-	s := getenv(envSecret)
-	if s == "" {
+	s, sock := getenv(envSecret), getenv(envSecretSock)
+	switch {
+	case s != "" && sock != "":
+		return nil, fmt.Errorf("set %s or %s, not both", envSecret, envSecretSock)
+	case sock != "":
+		text, err := askSecret(sock)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w (is the demo still running?)", envSecretSock, err)
+		}
+		secret, err := sessionmesh.ParseSecret(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envSecretSock, err)
+		}
+		return secret, nil
+	case s == "":
 		return nil, fmt.Errorf("%s is not set: a node needs its cluster's secret (the runner prints the command that adds a node)", envSecret)
 	}
-	b, err := cluster.ParseSecret(s)
+	b, err := sessionmesh.ParseSecret(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envSecret, err)
 	}
 	return b, nil
+}
+
+// askSecret reads the secret the runner gives at the unix socket sock.
+func askSecret(sock string) (string, error) {
+	c, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(io.LimitReader(c, 1024))
+	return string(b), err
+}
+
+// runnerSecret returns the secret SESSIONMESH_SECRET gives (fromEnv), or
+// makes one.
+func runnerSecret(getenv func(string) string) (secret []byte, fromEnv bool, err error) {
+	if getenv(envSecret) == "" && getenv(envSecretSock) == "" {
+		return sessionmesh.NewSecret(), false, nil
+	}
+	secret, err = secretFromEnv(getenv)
+	return secret, true, err
 }
 
 // certFromEnv reads the HTTPS certificate and key, or makes a self-signed

@@ -55,12 +55,13 @@ func TestHandCommands(t *testing.T) {
 		if len(cmds) != 2 {
 			t.Fatalf("%d openssl commands, want 2", len(cmds))
 		}
-		// The printed commands share one file in /tmp; give each run its own.
-		session := filepath.Join(t.TempDir(), "session.pem")
+		// The session file is in the runner's private directory.
+		if strings.Contains(cmds[0], "/tmp/sessionmesh-session.pem") {
+			t.Errorf("the session file is at a fixed, shared path: %s", cmds[0])
+		}
 		for _, v := range []struct{ flag, name string }{{"", "TLSv1.3"}, {"-tls1_2", "TLSv1.2"}} {
 			var out [2]string
 			for i, c := range cmds {
-				c = strings.ReplaceAll(c, sessionFile, session)
 				if v.flag != "" {
 					c = strings.Replace(c, "openssl s_client", "openssl s_client "+v.flag, 1)
 				}
@@ -151,16 +152,36 @@ func TestHandCommands(t *testing.T) {
 	})
 
 	t.Run("add a node", func(t *testing.T) {
-		c := find(`^SESSIONMESH_SECRET=`)[0]
-		m := regexp.MustCompile(`^SESSIONMESH_SECRET=(\S+) go run \./cmd/demo node -join (\S+)$`).FindStringSubmatch(c)
+		c := find(`^SESSIONMESH_SECRET_SOCKET=`)[0]
+		m := regexp.MustCompile(`^SESSIONMESH_SECRET_SOCKET=(\S+) go run \./cmd/demo node -join (\S+)$`).FindStringSubmatch(c)
 		if m == nil {
 			t.Fatalf("unexpected command %q", c)
 		}
 		if m[2] != nodes["node-1"].gossip {
 			t.Errorf("%q joins %s, not node-1's gossip address %s", c, m[2], nodes["node-1"].gossip)
 		}
+		// The runner gives the secret through a socket in a directory only
+		// this user can enter; no file in it holds the secret.
+		dir := filepath.Dir(m[1])
+		if fi, err := os.Stat(dir); err != nil || fi.Mode() != 0o700|os.ModeDir {
+			t.Errorf("%s: mode %v (%v), want drwx------", dir, fi.Mode(), err)
+		}
+		secret, err := askSecret(m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret = strings.TrimSpace(secret)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil && strings.Contains(string(b), secret) {
+				t.Errorf("%s holds the secret", e.Name())
+			}
+		}
+		if strings.Contains(strings.Join(p.output(), "\n"), secret) {
+			t.Error("the secret is on the runner's standard output")
+		}
 		// The command with the demo built by the tests in place of go run.
-		extra := startProc(t, testEnv("SESSIONMESH_SECRET="+m[1]), "node", "-join", m[2])
+		extra := startProc(t, testEnv("SESSIONMESH_SECRET_SOCKET="+m[1]), "node", "-join", m[2])
 		deadline := time.Now().Add(startTimeout)
 		added := parseNodeLine(t, extra.expect(`^node .*$`, deadline)[0])
 		extra.expect(`^ring \S+ nodes=4 peers=3$`, deadline)

@@ -17,9 +17,9 @@ import (
 //	resumed: yes
 //	http: HTTP/2.0
 //
-// GET /status is the node's status page (or JSON), GET /metrics its
-// Prometheus metrics; either is left out when its handler is nil.
-func newHandler(name string, status, metrics http.Handler) http.Handler {
+// GET /status is the member's status page (or JSON) and GET /metrics its
+// Prometheus metrics, both from ops (sessionmesh.Member.Handler).
+func newHandler(name string, ops http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -32,12 +32,8 @@ func newHandler(name string, status, metrics http.Handler) http.Handler {
 		}
 		fmt.Fprintf(w, "node: %s\ntls: %s\nresumed: %s\nhttp: %s\n", name, version, resumed, r.Proto)
 	})
-	if status != nil {
-		mux.Handle("GET /status", status)
-	}
-	if metrics != nil {
-		mux.Handle("GET /metrics", metrics)
-	}
+	mux.Handle("GET /status", ops)
+	mux.Handle("GET /metrics", ops)
 	return mux
 }
 

@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// sessionFile is where the hand-test commands keep openssl's session. It
-// holds the client's copy of a demo session, not a cluster secret.
-const sessionFile = "/tmp/sessionmesh-session.pem"
-
 // servingLine ends the instructions; the runner then serves.
 const servingLine = "Serving until Ctrl-C (or SIGTERM), which stops every node."
 
@@ -17,7 +13,11 @@ const servingLine = "Serving until Ctrl-C (or SIGTERM), which stops every node."
 // own tools, how to watch a node and probe the cluster, how to add a node,
 // and how to kill one. Every command is exact:
 // it can be pasted as it is.
-func writeInstructions(w io.Writer, nodes []nodeLine, secret string) {
+//
+// addEnv goes before the command that adds a node (it gives it the secret,
+// by a file's name); sessionFile is where openssl keeps its session, in the
+// runner's private directory.
+func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile string) {
 	a, b := nodes[0], nodes[1]
 	request := `printf 'GET / HTTP/1.0\r\n\r\n'`
 	filter := `grep -E '^(New|Reused),|^(node|resumed):'`
@@ -54,7 +54,7 @@ func writeInstructions(w io.Writer, nodes []nodeLine, secret string) {
 	p("")
 	p("Add a node to the cluster (from another terminal, in this directory):")
 	p("")
-	p("  %s=%s go run ./cmd/demo node -join %s", envSecret, secret, a.gossip)
+	p("  %sgo run ./cmd/demo node -join %s", addEnv, a.gossip)
 	p("")
 	p("Kill a node and watch the others carry on:")
 	p("")

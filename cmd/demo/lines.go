@@ -10,7 +10,7 @@ import (
 // where its nodes are and when the cluster is whole; people can read them too.
 // Each is a keyword, a node name, and key=value pairs.
 //
-//	node <name> pid=<pid> tls=<host:port> gossip=<host:port> data=<host:port>
+//	node <name> pid=<pid> tls=<host:port> gossip=<host:port> [data=<host:port>]
 //	ring <name> nodes=<n> peers=<p> [key=<ticket key ID>]
 //
 // The node line is also the runner's contract line, printed as it is.
@@ -21,11 +21,15 @@ type nodeLine struct {
 	pid    int
 	tls    string // the HTTPS address
 	gossip string // the cluster address other nodes join
-	data   string // the peer data channel's address
+	data   string // the peer data channel's address; none in ticket mode
 }
 
 func (l nodeLine) String() string {
-	return fmt.Sprintf("node %s pid=%d tls=%s gossip=%s data=%s", l.name, l.pid, l.tls, l.gossip, l.data)
+	s := fmt.Sprintf("node %s pid=%d tls=%s gossip=%s", l.name, l.pid, l.tls, l.gossip)
+	if l.data != "" { // ticket mode has no data port
+		s += " data=" + l.data
+	}
+	return s
 }
 
 // ringLine says how many members, the node included, are on the node's ring,

@@ -73,7 +73,10 @@ func parseNodeFlags(args []string, stdout io.Writer) (nodeOptions, error) {
 	return o, nil
 }
 
-// runNode is the node command: it runs one node until SIGINT or SIGTERM.
+// runNode is the node command: it runs one node until SIGINT or SIGTERM,
+// which stop it gracefully (its sessions go to the other nodes), or until
+// its standard input ends, with -stop-on-stdin-eof: the runner stopping the
+// whole cluster, or gone, when there is nobody to hand sessions to.
 func runNode(args []string, stdout, stderr io.Writer) int {
 	fail := func(code int, err error) int {
 		fmt.Fprintf(stderr, "demo node: %s\n", oneLine(err))
@@ -94,41 +97,40 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	logger, silence := newNodeLogger(stderr, opts.mode.verbose)
+	logger := newNodeLogger(stderr, opts.mode.verbose)
 
 	// Caught until runNode returns, so a second signal cannot cut the
 	// graceful stop short; the stop is bounded instead.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var parentGone <-chan struct{}
+	var runnerDone <-chan struct{}
 	if opts.stopOnEOF {
-		gone, stopWatch, err := watchParent()
+		done, stopWatch, err := watchStdin()
 		if err != nil {
 			return fail(1, err)
 		}
 		defer stopWatch()
-		parentGone = gone
+		runnerDone = done
 	}
 
-	n, err := startNode(ctx, opts, secret, cert, logger, silence)
+	n, err := startNode(ctx, opts, secret, cert, logger)
 	if err != nil {
 		return fail(1, err)
 	}
 	fmt.Fprintln(stdout, n.line())
-	ring := reportRing(n.store, n.sharing, n.name, stdout)
+	ring := reportRing(n, stdout)
+	defer ring.stop()
 
-	code := 0
 	select {
 	case <-ctx.Done():
-	case <-parentGone:
-		logger.Warn("the runner is gone; stopping")
+		n.shutdown()
+	case <-runnerDone:
+		n.close()
 	case <-n.done:
-		fmt.Fprintf(stderr, "demo node: HTTPS server stopped: %s\n", oneLine(n.serveErr))
-		code = 1
+		n.close()
+		return fail(1, fmt.Errorf("HTTPS server stopped: %w", n.serveErr))
 	}
-	ring.stop()
-	n.stop()
-	return code
+	return 0
 }
 
 // oneLine returns err's text on one line.

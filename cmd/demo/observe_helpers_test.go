@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"github.com/sessionmesh/sessionmesh/status"
 
 	"crypto/rand"
 	"crypto/tls"
@@ -61,9 +62,9 @@ func (o *observer) get(n demoNode, path, accept, contentType string) string {
 }
 
 // status returns n's /status as JSON, decoded.
-func (o *observer) status(n demoNode) statusReport {
+func (o *observer) status(n demoNode) status.Report {
 	o.t.Helper()
-	var r statusReport
+	var r status.Report
 	if err := json.Unmarshal([]byte(o.get(n, "/status?format=json", "", "application/json")), &r); err != nil {
 		o.t.Fatalf("%s: /status JSON: %v", n.name, err)
 	}
@@ -164,9 +165,9 @@ func expectRates(p *proc, name string, resumed uint64, deadline time.Time) strin
 	}
 }
 
-// probe runs "demo probe args..." to its end and returns its output lines
+// runProbeCmd runs "demo probe args..." to its end and returns its output lines
 // and exit status.
-func probe(t *testing.T, args ...string) ([]string, int) {
+func runProbeCmd(t *testing.T, args ...string) ([]string, int) {
 	t.Helper()
 	p := startProc(t, testEnv(), append([]string{"probe"}, args...)...)
 	code := p.wait(startTimeout)

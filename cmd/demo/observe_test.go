@@ -69,6 +69,9 @@ func TestObservability(t *testing.T) {
 		if !slices.Equal(names, []string{"node-1", "node-2", "node-3"}) {
 			t.Errorf("members %v", names)
 		}
+		if r.Ring == nil || r.Sessions == nil || r.Counters.Store == nil {
+			t.Fatalf("cache mode without ring, sessions or store counters: %+v", r)
+		}
 		if r.Cluster.Alive != 3 || r.Ring.Nodes != 3 || r.Ring.Share <= 0 || r.Ring.Share >= 1 {
 			t.Errorf("cluster %+v, ring %+v", r.Cluster, r.Ring)
 		}
@@ -98,18 +101,12 @@ func TestObservability(t *testing.T) {
 	})
 
 	t.Run("status page", func(t *testing.T) {
+		// The page itself is package status's; here, that the node serves it.
 		page := o.get(b, "/status", "text/html,application/xhtml+xml,*/*;q=0.8", "text/html")
-		if err := checkHTML(page); err != nil {
-			t.Fatalf("%v\n%s", err, page)
-		}
-		text := pageText(t, page)
-		for _, want := range []string{"node-1", "node-2", "node-3", "this node", "not_found", "Resumption, last minute", "Share of the ring", "Sessions held"} {
-			if !strings.Contains(text, want) {
-				t.Errorf("no %q on the page:\n%s", want, text)
+		for _, want := range []string{"<!DOCTYPE html>", "node-1", "node-2", "node-3", "not_found"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("no %q on the page", want)
 			}
-		}
-		if !regexp.MustCompile(`\d+% \d+ of \d+ handshakes resumed`).MatchString(text) {
-			t.Errorf("no resumption rate on the page:\n%s", text)
 		}
 	})
 
@@ -123,7 +120,7 @@ func TestObservability(t *testing.T) {
 
 	t.Run("probe", func(t *testing.T) {
 		addrs := []string{nodes["node-1"].tls, nodes["node-2"].tls, nodes["node-3"].tls}
-		lines, code := probe(t, append([]string{"-k"}, addrs...)...)
+		lines, code := runProbeCmd(t, append([]string{"-k"}, addrs...)...)
 		if code != 0 {
 			t.Errorf("exit status %d, want 0", code)
 		}
@@ -181,12 +178,14 @@ func TestObservabilityTickets(t *testing.T) {
 	if active != 1 {
 		t.Errorf("ticket keys %+v: want one active", r.TicketKeys)
 	}
-	page := o.get(b, "/status", "", "text/html")
-	if err := checkHTML(page); err != nil {
-		t.Fatal(err)
+	if r.Ring != nil || r.Sessions != nil || r.Counters.Store != nil {
+		t.Errorf("ticket mode reports a ring %v, sessions %v or a store %v: it runs none", r.Ring, r.Sessions, r.Counters.Store)
 	}
-	if text := pageText(t, page); !strings.Contains(text, "Ticket keys") || !strings.Contains(text, "unknown_ticket_key") {
-		t.Errorf("no ticket keys or unknown_ticket_key on the page:\n%s", text)
+	if page := o.get(b, "/status", "", "text/html"); !strings.Contains(page, "Ticket keys") || !strings.Contains(page, "unknown_ticket_key") {
+		t.Errorf("no ticket keys or unknown_ticket_key on the page")
+	}
+	if nodes["node-1"].data != "" {
+		t.Errorf("ticket mode announces a data port %s: it runs none", nodes["node-1"].data)
 	}
 
 	p.cmd.Process.Signal(syscall.SIGTERM)

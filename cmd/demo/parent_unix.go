@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"syscall"
 )
 
-// watchParent returns a channel that is closed when standard input reaches
-// its end. The runner gives each node a pipe it never writes to, so the end
-// comes when the runner exits, however it exits: even a SIGKILLed runner
-// leaves no node behind. stop ends the watch and waits for it.
-func watchParent() (gone <-chan struct{}, stop func(), err error) {
+// watchStdin returns a channel that is closed when standard input reaches
+// its end. The runner gives each node a pipe it never writes to, and closes
+// it to stop the whole cluster; the end comes too when the runner exits,
+// however it exits: even a SIGKILLed runner leaves no node behind. stop ends
+// the watch and waits for it.
+func watchStdin() (ended <-chan struct{}, stop func(), err error) {
 	// A blocking read could not be interrupted; a non-blocking copy of the
 	// descriptor goes through the runtime's poller, so Close ends the read.
 	fd, err := syscall.Dup(0)
@@ -33,4 +35,11 @@ func watchParent() (gone <-chan struct{}, stop func(), err error) {
 		close(ch)
 	}()
 	return ch, func() { f.Close(); <-done }, nil
+}
+
+// ownProcessGroup starts cmd in a process group of its own, so that a
+// Ctrl-C in the terminal reaches the runner alone, which then stops its
+// nodes together, instead of every node at once deciding on its own.
+func ownProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"syscall"
 	"time"
 )
 
@@ -43,16 +42,19 @@ func (r *runner) startNodes(ctx context.Context, deadline <-chan time.Time) erro
 
 // awaitReady waits until every node has every node on its ring and a live
 // data connection to each other one — so that no lookup pays for a
-// connection — and, in ticket mode, all encrypt with the same key.
+// connection — or, in ticket mode, sees every node and encrypts with the
+// same key as all the others.
 func (r *runner) awaitReady(ctx context.Context, deadline <-chan time.Time) error {
 	return r.await(ctx, deadline, "the nodes did not all see each other", func() bool {
 		key := r.children[0].ring.key
+		tickets := r.opts.mode.resumption == ticketMode
 		for _, c := range r.children {
-			if c.ring.nodes != len(r.children) || c.ring.peers != len(r.children)-1 || c.ring.key != key {
+			// Ticket mode has no data connections to count.
+			if c.ring.nodes != len(r.children) || (!tickets && c.ring.peers != len(r.children)-1) || c.ring.key != key {
 				return false
 			}
 		}
-		return r.opts.mode.resumption != ticketMode || key != ""
+		return !tickets || key != ""
 	})
 }
 
@@ -174,13 +176,26 @@ func (r *runner) targets() []target {
 	return ts
 }
 
-// stop sends SIGTERM to every node still running and waits for them all,
-// killing those that take longer than stopTimeout.
+// stop stops every node still running, together, and waits for them all,
+// killing those that take longer than stopTimeout. The whole cluster goes, so
+// there is nobody to hand sessions to: the runner says so once, and closes
+// each node's standard input, which stops it at once (a node stopped alone,
+// by SIGTERM, hands its sessions to the others instead).
 func (r *runner) stop() {
+	serving := r.phase == serving
 	r.phase = stopping
+	running := 0
 	for _, c := range r.children {
 		if !c.exited {
-			c.cmd.Process.Signal(syscall.SIGTERM)
+			running++
+		}
+	}
+	if running > 0 && serving {
+		r.stderr.printf("demo: stopping %d nodes; the sessions they hold go with them (nothing is on disk)\n", running)
+	}
+	for _, c := range r.children {
+		if !c.exited {
+			c.stdin.Close()
 		}
 	}
 	timer := time.NewTimer(stopTimeout)

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/probe"
 )
 
 // The probe command: for every ordered pair of addresses, make a session on
@@ -90,133 +91,19 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo probe: %s\n", oneLine(err))
 		return exitUsage
 	}
-	ok := true
-	for _, a := range opts.addrs {
-		for _, b := range opts.addrs {
-			res := probePair(context.Background(), opts, a, b)
-			switch {
-			case res.err != nil:
-				fmt.Fprintf(stderr, "demo probe: %s -> %s: %s\n", a, b, oneLine(res.err))
-			case res.note != "":
-				fmt.Fprintf(stderr, "demo probe: %s -> %s: %s\n", a, b, res.note)
-			}
-			fmt.Fprintf(stdout, "probe %s -> %s: %s\n", a, b, res)
-			// The baseline says whether A resumes at all; the verdict is
-			// about the cross pairs, or the baseline when it is alone.
-			if a != b || len(opts.addrs) == 1 {
-				ok = ok && res.resumed
-			}
+	cfg := probe.Config{ServerName: opts.serverName, InsecureSkipVerify: opts.insecure, Version: opts.version, Timeout: opts.timeout}
+	results := probe.All(context.Background(), opts.addrs, cfg)
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(stderr, "demo probe: %s -> %s: %s\n", r.From, r.To, oneLine(r.Err))
+		case r.Note != "":
+			fmt.Fprintf(stderr, "demo probe: %s -> %s: %s\n", r.From, r.To, r.Note)
 		}
+		fmt.Fprintf(stdout, "probe %s -> %s: %s\n", r.From, r.To, r)
 	}
-	if !ok {
+	if !probe.OK(results) {
 		return 1
 	}
 	return 0
-}
-
-// probeResult is what became of one pair.
-type probeResult struct {
-	resumed bool
-	version uint16 // of the connection to B; 0 if it failed
-	err     error  // why a connection failed
-	note    string // why B cannot have resumed, though nothing failed
-}
-
-// String is the end of the probe line: "Reused TLSv1.3", "New TLSv1.2",
-// "Failed" (with the version that was asked for, if one was).
-func (r probeResult) String() string {
-	switch {
-	case r.err != nil && r.version != 0:
-		return "Failed " + versionName(r.version)
-	case r.err != nil:
-		return "Failed"
-	case r.resumed:
-		return "Reused " + versionName(r.version)
-	}
-	return "New " + versionName(r.version)
-}
-
-// probePair makes a session on a and offers it to b.
-func probePair(ctx context.Context, o probeOptions, a, b string) probeResult {
-	cache := new(oneSession)
-	cfg := &tls.Config{
-		ServerName:         o.serverName,
-		InsecureSkipVerify: o.insecure,
-		MinVersion:         tls.VersionTLS12,
-		ClientSessionCache: cache,
-	}
-	if o.version != 0 {
-		cfg.MinVersion, cfg.MaxVersion = o.version, o.version
-	}
-	fail := func(err error) probeResult { return probeResult{version: o.version, err: err} }
-	if _, err := probeConnect(ctx, cfg, a, o.timeout); err != nil {
-		return fail(fmt.Errorf("connect to %s: %w", a, err))
-	}
-	var note string
-	if !cache.has() {
-		note = a + " gave no session to offer (are session tickets off?)"
-	}
-	cs, err := probeConnect(ctx, cfg, b, o.timeout)
-	if err != nil {
-		return fail(fmt.Errorf("connect to %s: %w", b, err))
-	}
-	return probeResult{resumed: cs.DidResume, version: cs.Version, note: note}
-}
-
-// probeConnect handshakes with addr, then sends an HTTP HEAD request and
-// reads until the server closes the connection or the timeout passes: a TLS
-// 1.3 server sends its session ticket after the handshake, and the client
-// takes it only as it reads. A server that does not speak HTTP costs the
-// timeout, no more; what it answers does not matter, nor does a read error.
-func probeConnect(ctx context.Context, cfg *tls.Config, addr string, timeout time.Duration) (tls.ConnectionState, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	d := tls.Dialer{Config: cfg}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return tls.ConnectionState{}, err
-	}
-	c := nc.(*tls.Conn)
-	defer c.Close()
-	deadline, _ := ctx.Deadline()
-	c.SetDeadline(deadline)
-	host := cfg.ServerName
-	if host == "" {
-		host = addr
-	}
-	fmt.Fprintf(c, "HEAD / HTTP/1.1\r\nHost: %s\r\nUser-Agent: sessionmesh-probe\r\nConnection: close\r\n\r\n", host)
-	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
-	return c.ConnectionState(), nil
-}
-
-// oneSession is a client session cache that holds one session and offers
-// it to every server, whatever its name or address: Go's own cache is keyed
-// by server name, and the probe must offer A's session to B even when their
-// names differ, the way a client behind a load balancer does.
-type oneSession struct {
-	mu sync.Mutex // guards s
-	s  *tls.ClientSessionState
-}
-
-func (c *oneSession) Get(string) (*tls.ClientSessionState, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.s, c.s != nil
-}
-
-// Put keeps the latest session; crypto/tls puts nil to forget a session
-// that failed, which is ignored here: the next connection offers the
-// session it was asked to.
-func (c *oneSession) Put(_ string, s *tls.ClientSessionState) {
-	if s == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.s = s
-}
-
-func (c *oneSession) has() bool {
-	_, ok := c.Get("")
-	return ok
 }

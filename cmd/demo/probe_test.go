@@ -34,7 +34,7 @@ func TestProbePlainServers(t *testing.T) {
 	}
 	for _, flag := range []string{"-tls1.2", "-tls1.3"} {
 		t.Run(flag, func(t *testing.T) {
-			lines, code := probe(t, "-k", flag, addrs[0], addrs[1])
+			lines, code := runProbeCmd(t, "-k", flag, addrs[0], addrs[1])
 			if code != 1 {
 				t.Errorf("exit status %d, want 1", code)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -9,11 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/internal/selfsigned"
 )
 
@@ -83,13 +84,15 @@ func runRunner(args []string, stdout, stderr io.Writer) int {
 // runner starts the node processes and watches them. Its event loop (run
 // and the phases it calls) is the only goroutine that touches children.
 type runner struct {
-	opts   runnerOptions
-	exe    string
-	env    []string // the nodes' environment, secrets included
-	secret string   // encoded, for the command that adds a node
-	roots  *x509.CertPool
-	stdout *syncWriter
-	stderr *syncWriter
+	opts    runnerOptions
+	exe     string
+	env     []string      // the nodes' environment, secrets included
+	dir     string        // private (0700), removed at the end: the secret's socket, openssl's session
+	secrets *secretServer // gives the secret to a node added by hand; nil if SESSIONMESH_SECRET gave it
+	addEnv  string        // what the command that adds a node puts before it, to give it the secret
+	roots   *x509.CertPool
+	stdout  *syncWriter
+	stderr  *syncWriter
 
 	phase    phase
 	children []*child
@@ -97,31 +100,56 @@ type runner struct {
 	wg       sync.WaitGroup // one goroutine per child
 }
 
-// newRunner makes the cluster's secret and certificate.
-func newRunner(opts runnerOptions, stdout, stderr io.Writer) (*runner, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("cannot find my own executable to start nodes: %w", err)
-	}
-	secret := cluster.NewSecret()
-	cert, roots, err := selfsigned.New()
-	if err != nil {
-		return nil, err
-	}
-	env, err := nodeEnv(os.Environ(), secret, cert)
-	if err != nil {
-		return nil, err
-	}
-	return &runner{
+// newRunner makes the cluster's certificate and, unless SESSIONMESH_SECRET
+// gives one, its secret, and the private directory.
+//
+// The secret never goes to standard output: the nodes get it in their
+// environment, and a node added by hand reads it from a file only this user
+// can read (or from SESSIONMESH_SECRET, if the runner got it there).
+func newRunner(opts runnerOptions, stdout, stderr io.Writer) (r *runner, err error) {
+	r = &runner{
 		opts:   opts,
-		exe:    exe,
-		env:    env,
-		secret: cluster.EncodeSecret(secret),
-		roots:  roots,
 		stdout: &syncWriter{w: stdout},
 		stderr: &syncWriter{w: stderr},
 		events: make(chan event),
-	}, nil
+	}
+	if r.exe, err = os.Executable(); err != nil {
+		return nil, fmt.Errorf("cannot find my own executable to start nodes: %w", err)
+	}
+	secret, fromEnv, err := runnerSecret(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if r.dir, err = os.MkdirTemp("", "sessionmesh-demo-"); err != nil { // mode 0700
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			r.cleanup()
+		}
+	}()
+	if !fromEnv { // else the person's shell has it already
+		if r.secrets, err = serveSecret(r.dir, secret); err != nil {
+			return nil, err
+		}
+		r.addEnv = envSecretSock + "=" + r.secrets.path + " "
+	}
+	var cert tls.Certificate
+	if cert, r.roots, err = selfsigned.New(); err != nil {
+		return nil, err
+	}
+	if r.env, err = nodeEnv(os.Environ(), secret, cert); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// cleanup stops giving out the secret and removes the private directory.
+func (r *runner) cleanup() {
+	if r.secrets != nil {
+		r.secrets.close()
+	}
+	os.RemoveAll(r.dir)
 }
 
 var errInterrupted = errors.New("interrupted")
@@ -129,7 +157,9 @@ var errInterrupted = errors.New("interrupted")
 // run runs the demo until ctx ends (or, with -check, until the check is
 // done) and returns the exit status. Every node has stopped when it returns.
 func (r *runner) run(ctx context.Context) int {
+	defer r.cleanup()
 	defer r.stop()
+	r.stdout.printf("demo pid=%d\n", os.Getpid())
 	deadline := time.NewTimer(readyTimeout)
 	defer deadline.Stop()
 	err := r.startNodes(ctx, deadline.C)
@@ -160,7 +190,7 @@ func (r *runner) run(ctx context.Context) int {
 		return 1
 	}
 
-	writeInstructions(r.stdout, r.nodeLines(), r.secret)
+	writeInstructions(r.stdout, r.nodeLines(), r.addEnv, filepath.Join(r.dir, "session.pem"))
 	if err := r.serve(ctx); err != nil {
 		r.stderr.printf("demo: %s\n", oneLine(err))
 		return 1
