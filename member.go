@@ -114,12 +114,15 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 		m.adapter = tlsadapter.NewTickets(m.keys, tlsadapter.TicketsConfig{Logger: m.logger})
 	}
 
+	jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+	defer cancel()
 	if len(cfg.Join) > 0 {
-		jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
-		defer cancel()
 		if err := m.node.Join(jctx, cfg.Join...); err != nil {
 			return m, fmt.Errorf("sessionmesh: %w", err)
 		}
+	}
+	if err := m.ready(jctx); err != nil {
+		return m, fmt.Errorf("sessionmesh: %w", err)
 	}
 	m.status = status.New(status.Source{
 		Name: m.node.Name(), Mode: cfg.Mode.String(), Started: m.started,
@@ -127,6 +130,32 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 	})
 	m.logger.Info("sessionmesh member started", "mode", cfg.Mode, "gossip", m.GossipAddr(), "data", m.DataAddr())
 	return m, nil
+}
+
+// ready waits until the member can share sessions: in Cache mode, until its
+// store has a ring with every member it knows of (the join brought them all);
+// in Tickets mode, until a key encrypts. Both take a moment after the join,
+// which a handshake arriving right after Start should not pay for.
+func (m *Member) ready(ctx context.Context) error {
+	if m.keys != nil {
+		return m.keys.Ready(ctx)
+	}
+	for {
+		want := 0
+		for _, mb := range m.node.Members() {
+			if mb.DataAddr != "" {
+				want++
+			}
+		}
+		if n := m.store.Stats().RingNodes; n > 0 && n >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the session store has no ring yet: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // Name returns the member's name, unique in its cluster.

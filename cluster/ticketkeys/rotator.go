@@ -2,6 +2,7 @@ package ticketkeys
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
@@ -121,6 +122,8 @@ type Rotator struct {
 	stepMu sync.Mutex // serializes step: the schedule is checked by one goroutine at a time
 
 	kick      chan struct{} // 1-buffered: check the schedule now
+	ready     chan struct{} // closed once a key encrypts (see Ready)
+	readyOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -166,6 +169,7 @@ func New(c Cluster, cfg Config) (*Rotator, error) {
 		logger:  cfg.Logger,
 		sealers: make(map[uint64]*tls.Config),
 		kick:    make(chan struct{}, 1),
+		ready:   make(chan struct{}),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -187,6 +191,25 @@ func New(c Cluster, cfg Config) (*Rotator, error) {
 	}
 	go r.run()
 	return r, nil
+}
+
+// Ready checks the schedule at once and waits until a key encrypts: the
+// cluster's, for a node that joined one, or its own first key, for a node
+// alone. Until then Seal fails with ErrNoKey. It returns ctx's error if ctx
+// ends first, and ErrClosed after Close.
+func (r *Rotator) Ready(ctx context.Context) error {
+	if r.cfg.Seed != nil {
+		return nil // the seed encrypts from the start
+	}
+	r.check()
+	select {
+	case <-r.ready:
+		return nil
+	case <-r.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("ticketkeys: no key encrypts yet: %w", ctx.Err())
+	}
 }
 
 // Lifetime returns how long a ticket stays resumable.
@@ -301,6 +324,7 @@ func (r *Rotator) step() {
 
 	if cur != prev && cur != nil {
 		r.logger.Info("ticket key now encrypting", "key_id", keyID(cur.id))
+		r.readyOnce.Do(func() { close(r.ready) })
 	}
 	for _, id := range dropped {
 		r.logger.Info("ticket key dropped", "key_id", keyID(id))

@@ -2,6 +2,7 @@ package ticketkeys
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
@@ -506,5 +507,29 @@ func TestClosedStaysWiped(t *testing.T) {
 	tc.step()
 	if cur := tc.current(); cur["a"] == old || cur["a"] != cur["b"] {
 		t.Errorf("a and b encrypt with %x and %x, want the new key (not %x)", cur["a"], cur["b"], old)
+	}
+}
+
+// TestReady: a node alone has a key at once when asked; a node that joins
+// has the cluster's; a closed rotator says so.
+func TestReady(t *testing.T) {
+	tc := newTestCluster(t)
+	a := tc.add("a", Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := tc.add("b", Config{})
+	tc.net.pushPull() // what a join does
+	if err := b.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cur := tc.current(); cur["a"] != cur["b"] {
+		t.Errorf("a encrypts with %x, b with %x", cur["a"], cur["b"])
+	}
+	b.Close()
+	if err := b.Ready(ctx); !errors.Is(err, ErrClosed) && err != nil {
+		t.Errorf("Ready after Close: %v", err)
 	}
 }
