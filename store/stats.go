@@ -34,6 +34,11 @@ type Stats struct {
 	RingShare      float64 // the fraction of IDs this node owns
 	RingChanges    uint64
 	Rebalancing    bool // this node is still sending records whose owners changed with the ring
+
+	// Rejected counts what the data channel refused, by kind: connections
+	// beyond its admission bounds, TLS handshakes without a certificate the
+	// cluster issued, and malformed traffic from members. Kinds appear once seen.
+	Rejected map[string]uint64
 }
 
 type counters struct {
@@ -80,5 +85,6 @@ func (s *Store) Stats() Stats {
 		}
 	}
 	st.Sessions, st.Bytes, st.Evictions, st.Expirations = s.mem.usage()
+	st.Rejected = s.server.Rejected()
 	return st
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"maps"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,9 @@ type Collector struct {
 	store   *storeMetrics
 	cluster *clusterMetrics
 	keys    *keyMetrics
+	// rejected is the traffic the gossip and data ports refused: one series
+	// set for both (gossip_* and peer_* kinds).
+	rejected *prometheus.Desc
 }
 
 // New returns a Collector over the parts in opts. It copies opts.
@@ -74,6 +78,11 @@ func New(opts Options) *Collector {
 	if opts.Keys != nil {
 		c.keys = newKeyMetrics()
 	}
+	if opts.Store != nil || opts.Cluster != nil {
+		c.rejected = newDesc("rejected_total",
+			"Traffic this node refused, by kind: gossip_* at the gossip port (not the cluster's label or keys, too large, too many at once), peer_* at the data port (over the admission bounds, no certificate the cluster issued, malformed). Strangers, or a member with another secret.",
+			"kind")
+	}
 	return c
 }
 
@@ -91,6 +100,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.keys != nil {
 		c.keys.describe(ch)
 	}
+	if c.rejected != nil {
+		ch <- c.rejected
+	}
 }
 
 // Collect takes a snapshot of every part present and sends its metrics.
@@ -98,11 +110,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.adapter != nil {
 		c.adapter.collect(ch, c.opts.Adapter.Stats())
 	}
+	rejected := map[string]uint64{}
 	if c.store != nil {
-		c.store.collect(ch, c.opts.Store.Stats())
+		s := c.opts.Store.Stats()
+		c.store.collect(ch, s)
+		maps.Copy(rejected, s.Rejected)
 	}
 	if c.cluster != nil {
-		c.cluster.collect(ch, c.opts.Cluster.Stats())
+		s := c.opts.Cluster.Stats()
+		c.cluster.collect(ch, s)
+		maps.Copy(rejected, s.Rejected)
+	}
+	for kind, n := range rejected {
+		ch <- counter(c.rejected, float64(n), kind)
 	}
 	if c.keys != nil {
 		c.keys.collect(ch, c.opts.Keys.Keys(), c.opts.Keys.Generated(), c.opts.Now())

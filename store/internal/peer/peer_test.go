@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -419,4 +421,76 @@ func TestNoClientCertificate(t *testing.T) {
 	if n, err := io.Copy(io.Discard, c); err != nil || n != 0 {
 		t.Errorf("server answered %d bytes, err %v; want a closed connection", n, err)
 	}
+}
+
+// TestConnectionFlood: thousands of connections from strangers (plain TCP
+// that sends nothing, and TLS without a client certificate) cost the server
+// at most handshakeBurst + handshakeRate per second TLS handshakes; the rest
+// are closed before any TLS and counted, with a log line per kind, not per
+// connection. A member's client gets in again once the flood stops.
+func TestConnectionFlood(t *testing.T) {
+	var logs syncWriter
+	secret := cluster.NewSecret()
+	srv := NewServer(&mapHandler{}, peerTLS(t, "server", secret), slog.New(slog.NewTextHandler(&logs, nil)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() { srv.Close(); <-done }()
+
+	const flood = 2000
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range flood {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				return // the kernel's backlog overflowed: refused before us
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			if i%2 == 0 {
+				tls.Client(c, &tls.Config{InsecureSkipVerify: true}).Handshake() // no client certificate
+			}
+			io.Copy(io.Discard, c) // until the server closes it
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	rej := srv.Rejected()
+	handshakes := rej[rejectTLS] + rej[rejectPreamble]
+	if limit := uint64(handshakeBurst + handshakeRate*elapsed.Seconds() + 1); handshakes > limit {
+		t.Errorf("%d TLS handshakes in %v, over the bound of %d", handshakes, elapsed, limit)
+	}
+	if rej[rejectBusy] == 0 {
+		t.Errorf("nothing refused as over the limit: %v", rej)
+	}
+	if n := strings.Count(logs.String(), "\n"); n > 4 {
+		t.Errorf("%d log lines for the flood:\n%s", n, logs.String())
+	}
+	c := NewClient(ln.Addr().String(), peerTLS(t, "member", secret), nil, nil)
+	defer c.Close()
+	waitUntil(t, func() bool {
+		_, err := c.Do(ctxTimeout(t, time.Second), &Request{Op: OpGet, Key: "k"})
+		return err == nil
+	})
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

@@ -10,6 +10,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/sessionmesh/sessionmesh/internal/rejects"
 )
 
 // Handler answers requests. ServePeer is called from one goroutine per
@@ -31,12 +35,44 @@ var ErrServerClosed = errors.New("peer: server closed")
 // HandshakeTimeout bounds a new connection's TLS handshake and preamble.
 const HandshakeTimeout = 5 * time.Second
 
+// Admission of new connections. A TLS handshake costs the server a key
+// exchange and a signature before it knows who is calling, so strangers
+// flooding the data port could take the CPU from everything else on the
+// node, gossip probes included (two floods of 10,500 connections got a
+// node declared dead). New connections beyond these bounds are closed at
+// once, before any TLS, and counted. Members keep one connection to each
+// other and reconnect rarely, so the bounds cost them nothing but, during a
+// flood, a retry after their backoff.
+const (
+	maxHandshakes  = 64  // connections admitted and not yet authenticated
+	handshakeRate  = 100 // new connections per second, on average
+	handshakeBurst = 100 // and at once
+	// helloTimeout is how soon a new connection must start its TLS
+	// handshake. A member's client sends its ClientHello as soon as it has
+	// connected; a connection that sends nothing only holds a slot.
+	helloTimeout = time.Second
+)
+
+// Refusal kinds, as counted in Rejected and the log.
+const (
+	rejectBusy      = "peer_connection_over_limit" // beyond maxHandshakes or handshakeRate
+	rejectAccept    = "peer_accept_failed"         // the listener failed for a while (no file descriptors left)
+	rejectTLS       = "peer_tls_failed"            // no client certificate, one the cluster did not issue, or not TLS
+	rejectPreamble  = "peer_bad_preamble"          // authenticated, but another protocol or version
+	rejectNoCert    = "peer_no_certificate"        // a config that does not demand one (store refuses those)
+	rejectFrameSize = "peer_frame_too_large"       // from an authenticated member
+	rejectRequest   = "peer_bad_request"           // from an authenticated member
+)
+
 // Server serves the peer protocol on TLS connections.
 type Server struct {
 	handler      Handler
 	tls          *tls.Config
 	logger       *slog.Logger
 	writeTimeout time.Duration // for each write to a connection; HandshakeTimeout but in tests
+	admit        *rate.Limiter // new connections
+	handshakes   chan struct{} // one per handshake in progress
+	rejected     *rejects.Log
 
 	mu        sync.Mutex // guards listeners, conns and closed
 	listeners map[net.Listener]struct{}
@@ -53,6 +89,9 @@ func NewServer(h Handler, tlsConfig *tls.Config, logger *slog.Logger) *Server {
 	}
 	return &Server{
 		writeTimeout: HandshakeTimeout,
+		admit:        rate.NewLimiter(handshakeRate, handshakeBurst),
+		handshakes:   make(chan struct{}, maxHandshakes),
+		rejected:     rejects.New("the data channel", logger, time.Minute),
 		handler:      h,
 		tls:          tlsConfig,
 		logger:       logger,
@@ -83,20 +122,42 @@ func (s *Server) Serve(ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.logger.Warn("peer accept failed; retrying", "err", err, "delay", delay)
+				s.rejected.Add(rejectAccept, "", err) // out of file descriptors, say, in a flood
 				time.Sleep(delay)
 				continue
 			}
 			return err
 		}
 		delay = 0
+		if !s.admitConn(c) {
+			continue
+		}
 		if !s.track(c) {
 			c.Close()
+			<-s.handshakes
 			return ErrServerClosed
 		}
 		go s.serveConn(c)
 	}
 }
+
+// admitConn reports whether c may go on to its TLS handshake, taking a
+// handshake slot if so; if not, it closes c and counts it.
+func (s *Server) admitConn(c net.Conn) bool {
+	if s.admit.Allow() {
+		select {
+		case s.handshakes <- struct{}{}:
+			return true
+		default:
+		}
+	}
+	s.rejected.Add(rejectBusy, c.RemoteAddr().String(), nil)
+	c.Close()
+	return false
+}
+
+// Rejected counts the connections and requests the server refused, by kind.
+func (s *Server) Rejected() map[string]uint64 { return s.rejected.Counts() }
 
 // track registers a connection, or reports false if the server is closed.
 func (s *Server) track(c net.Conn) bool {
@@ -133,7 +194,35 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.rejected.Close()
 	return nil
+}
+
+// handshake runs the TLS handshake and reads the preamble, within
+// HandshakeTimeout, and returns the connection ready for requests, or the
+// kind of refusal.
+func (s *Server) handshake(raw net.Conn) (*tls.Conn, *bufio.Reader, string, error) {
+	first := bufio.NewReaderSize(raw, 512)
+	raw.SetDeadline(time.Now().Add(helloTimeout))
+	if _, err := first.Peek(1); err != nil {
+		return nil, nil, rejectTLS, err
+	}
+	raw.SetDeadline(time.Now().Add(HandshakeTimeout))
+	c := tls.Server(readerConn{raw, first}, s.tls)
+	if err := c.Handshake(); err != nil {
+		return nil, nil, rejectTLS, err
+	}
+	br := bufio.NewReaderSize(c, 16<<10)
+	if err := readPreamble(br); err != nil {
+		return nil, nil, rejectPreamble, err
+	}
+	raw.SetDeadline(time.Time{})
+	if len(c.ConnectionState().PeerCertificates) == 0 {
+		// The store refuses a config that does not demand client
+		// certificates; a server built around that check must not panic.
+		return nil, nil, rejectNoCert, nil
+	}
+	return c, br, "", nil
 }
 
 func (s *Server) serveConn(raw net.Conn) {
@@ -146,25 +235,13 @@ func (s *Server) serveConn(raw net.Conn) {
 	}()
 	remote := raw.RemoteAddr().String()
 
-	raw.SetDeadline(time.Now().Add(HandshakeTimeout))
-	c := tls.Server(raw, s.tls)
-	if err := c.Handshake(); err != nil {
-		s.logger.Warn("peer connection refused: TLS handshake failed", "remote", remote, "err", err)
+	c, br, kind, err := s.handshake(raw)
+	<-s.handshakes
+	if kind != "" {
+		s.rejected.Add(kind, remote, err)
 		return
 	}
-	br := bufio.NewReaderSize(c, 16<<10)
-	if err := readPreamble(br); err != nil {
-		s.logger.Warn("peer connection refused", "remote", remote, "err", err)
-		return
-	}
-	raw.SetDeadline(time.Time{})
 	certs := c.ConnectionState().PeerCertificates
-	if len(certs) == 0 {
-		// The store refuses a config that does not demand client
-		// certificates; a server built around that check must not panic.
-		s.logger.Warn("peer connection refused: no client certificate", "remote", remote)
-		return
-	}
 	peerName := certs[0].Subject.CommonName
 	s.logger.Debug("peer connected", "remote", remote, "peer", peerName)
 
@@ -176,7 +253,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		if body, err = readFrame(br, body); err != nil {
 			switch {
 			case errors.Is(err, errFrameSize):
-				s.logger.Warn("peer connection closed: frame too large", "peer", peerName)
+				s.rejected.Add(rejectFrameSize, peerName, nil)
 			case !s.isClosed():
 				s.logger.Debug("peer connection closed", "peer", peerName, "err", err)
 			}
@@ -184,7 +261,7 @@ func (s *Server) serveConn(raw net.Conn) {
 		}
 		req, err := fr.request(body)
 		if err != nil {
-			s.logger.Warn("peer connection closed: bad request", "peer", peerName, "err", err)
+			s.rejected.Add(rejectRequest, peerName, err)
 			return
 		}
 		resp := s.handler.ServePeer(&req)
@@ -223,3 +300,11 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 	d.raw.SetWriteDeadline(time.Now().Add(d.timeout))
 	return d.w.Write(p)
 }
+
+// readerConn is a connection whose first bytes were read into r.
+type readerConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
