@@ -17,8 +17,10 @@
 //	srv := &http.Server{Addr: ":443", Handler: mux, TLSConfig: m.TLSConfig(nil)}
 //	mux.Handle("/debug/sessionmesh/", m.Handler()) // status page, JSON, Prometheus
 //	...
-//	srv.Shutdown(ctx)
-//	err = m.Shutdown(ctx) // hand this member's sessions over, then leave
+//	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+//	defer cancel()
+//	srv.Shutdown(shutdown)
+//	err = m.Shutdown(shutdown) // hand this member's sessions over, then leave
 //
 // # Two modes
 //
@@ -55,7 +57,10 @@
 // partitioned away, a session that is gone, corrupt or from another Go version
 // all end in a full handshake, within Config.LookupTimeout. Start, on the
 // other hand, fails loudly: a port in use, a name a live member already has,
-// or no member answering within Config.JoinTimeout is an error that says so.
+// or no member answering within Config.JoinTimeout is an error that says so
+// (whether a seed refuses this member's gossip, as one with another secret
+// does, or nothing listens there). A seed list that reaches only the member
+// itself makes a cluster of one, with a warning in the log.
 //
 // # Shutting down
 //
@@ -69,8 +74,8 @@
 // # Lower layers
 //
 // Member assembles packages that can be used on their own: cluster
-// (membership), store (the sharded session store), ticketkeys (the rotating
-// ticket keys), tlsadapter (the crypto/tls glue), status and probe (the
-// status page, and a cross-server resumption check). Node, Store and
+// (membership), store (the sharded session store), cluster/ticketkeys (the
+// rotating ticket keys), tlsadapter (the crypto/tls glue), status and probe
+// (the status page, and a cross-server resumption check). Node, Store and
 // TicketKeys return a member's parts.
 package sessionmesh

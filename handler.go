@@ -10,7 +10,9 @@ import (
 // Handler returns an HTTP handler for operators: the member's status page
 // for people, the same facts as JSON for scripts (?format=json, or an Accept
 // header asking for application/json), and its Prometheus metrics at any
-// path ending in /metrics. It works under any prefix:
+// path ending in /metrics: the sessionmesh_* series, and the Go runtime's
+// (go_*) and the process's (process_*), from a registry of the member's own.
+// Any other path under the mount shows the page. It works under any prefix:
 //
 //	mux.Handle("/debug/sessionmesh/", m.Handler())
 //	// /debug/sessionmesh/          the page, or JSON

@@ -182,8 +182,9 @@ func (m *Member) Mode() Mode { return m.cfg.Mode }
 // other. If base picks its config per client (GetConfigForClient), each
 // config it returns shares sessions too. Every handshake on these configs is
 // counted in the member's status and metrics (Handler). Use it for every TLS
-// server of the process; sessions stay off on a config whose
-// SessionTicketsDisabled is set.
+// server of the process. It sets WrapSession and UnwrapSession, replacing
+// base's own, and wraps base's VerifyConnection; sessions stay off on a
+// config whose SessionTicketsDisabled is set.
 //
 // A session resumes only for the server name (SNI) it was made for, so one
 // virtual host can never resume another's sessions.

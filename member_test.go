@@ -329,6 +329,7 @@ func TestStartFails(t *testing.T) {
 	}
 	defer taken.Close()
 	secret := sessionmesh.NewSecret()
+	other := newFixture(t).start(sessionmesh.LocalConfig()) // a cluster with another secret
 	local := func(edit func(*sessionmesh.Config)) sessionmesh.Config {
 		cfg := sessionmesh.LocalConfig()
 		cfg.Secret = secret
@@ -350,6 +351,12 @@ func TestStartFails(t *testing.T) {
 			c.JoinTimeout = 300 * time.Millisecond
 		}), taken.Addr().String()},
 		{"weak peer TLS", local(func(c *sessionmesh.Config) { c.PeerTLS = &tls.Config{} }), "ClientAuth"},
+		{"negative replicas", local(func(c *sessionmesh.Config) { c.Replicas = -1 }), "Replicas"},
+		{"memory for nothing", local(func(c *sessionmesh.Config) { c.MaxBytes = 10 }), "MaxBytes"},
+		{"another cluster's secret", local(func(c *sessionmesh.Config) {
+			c.Join = []string{other.GossipAddr()}
+			c.JoinTimeout = 300 * time.Millisecond
+		}), "another secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := sessionmesh.Start(context.Background(), tc.cfg)

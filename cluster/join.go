@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,9 +24,16 @@ const joinReport = 10 * time.Second
 // several addresses per name are fine) and joins their cluster. Until a seed
 // answers it retries, backing off up to 2 s, until ctx ends; the first
 // failure and then one line every 10 s are logged at Warn, with the reason
-// for each seed. Joining a node's own address is harmless, but it counts as
-// an answer: if every seed is this node, Join returns at once and the node
-// stays a cluster of one until another joins it.
+// for each seed address, and the error at the end says it too. A seed that
+// cannot be right (no port, a port out of range) is an error at once.
+//
+// Joining a node's own address is harmless, but it counts as an answer: if
+// every seed is this node, Join returns and the node stays a cluster of one
+// until another joins it (logged at Warn: usually a mistake, except on the
+// first node, whose seed list may name only itself). If another member
+// reaches this node while Join is still trying (its reconnect loop, or a
+// member listing this one as a seed), the node is in the cluster and Join
+// returns nil.
 //
 // If a live member already holds this node's name, Join returns an error
 // wrapping ErrNameTaken that names it. If the holder does not answer (this
@@ -37,8 +45,8 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 		return errors.New("cluster: Join needs at least one seed address (host:port of any member)")
 	}
 	for _, s := range seeds {
-		if _, _, err := net.SplitHostPort(s); err != nil {
-			return fmt.Errorf("cluster: Join: seed %q: want host:port: %w", s, err)
+		if err := checkSeed(s); err != nil {
+			return fmt.Errorf("cluster: Join: seed %q: %w", s, err)
 		}
 	}
 	backoff := 50 * time.Millisecond
@@ -49,7 +57,7 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 			return ErrClosed
 		}
 		n.clash.Store(nil)
-		joined, err := n.ml.Join(seeds)
+		joined, err := n.join(ctx, seeds)
 		if holder := n.clash.Load(); holder != nil {
 			if n.answers(holder) {
 				return fmt.Errorf("%w: the member at %s is called %q too: give every member its own Name (the default, host:port, is unique)",
@@ -58,25 +66,125 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 			err = fmt.Errorf("the name %q is held by the member at %s, which does not answer: if that was this member before a restart, "+
 				"the cluster takes this one once it has declared that one dead", n.name, holder)
 		} else if joined > 0 {
-			n.logger.Info("joined cluster", "contacted", joined, "members", n.ml.NumMembers())
+			if members := n.ml.NumMembers(); members == 1 {
+				n.logger.Warn("the seeds reached only this member itself: it is a cluster of one until another joins it (fine for the first member)",
+					"seeds", seeds)
+			} else {
+				n.logger.Info("joined cluster", "contacted", joined, "members", members)
+			}
 			return nil
-		} else {
-			err = joinError(err)
+		} else if members := n.ml.NumMembers(); members > 1 {
+			n.logger.Info("joined cluster: another member reached this one", "members", members)
+			return nil
 		}
 		if time.Since(lastReport) >= joinReport {
 			lastReport = time.Now()
 			n.logger.Warn("cannot join the cluster yet; retrying", "seeds", seeds, "attempts", attempt,
-				"for", time.Since(start).Round(time.Second), "err", oneLine(err))
+				"for", time.Since(start).Round(time.Second), "err", oneLine(n.diagnose(err)))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cluster: join %s: %w after %d attempts (last: %s)", strings.Join(seeds, ", "), ctx.Err(), attempt, oneLine(err))
+			return fmt.Errorf("cluster: join %s: %w after %d attempts (last: %s)", strings.Join(seeds, ", "), ctx.Err(), attempt, oneLine(n.diagnose(err)))
 		case <-n.stop:
 			return ErrClosed
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// checkSeed refuses a seed that cannot be an address: a host and a port
+// from 1 to 65535.
+func checkSeed(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q: want a number from 1 to 65535", port)
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// seedError is why one seed address did not answer.
+type seedError struct {
+	addr string
+	err  error
+}
+
+func (e *seedError) Error() string { return e.addr + ": " + oneLine(e.err) }
+func (e *seedError) Unwrap() error { return e.err }
+
+// join resolves the seeds and tries each address once, and returns how many
+// answered and why the others did not. It resolves names itself, so that a
+// name that does not resolve is one error here, not a log line from
+// memberlist on every attempt.
+func (n *Node) join(ctx context.Context, seeds []string) (int, error) {
+	var addrs []string
+	var errs []error
+	for _, s := range seeds {
+		host, port, _ := net.SplitHostPort(s)
+		if net.ParseIP(host) != nil {
+			addrs = append(addrs, s)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ips, err := net.DefaultResolver.LookupHost(rctx, host)
+		cancel()
+		if err != nil {
+			errs = append(errs, &seedError{s, fmt.Errorf("cannot resolve %s: %w", host, err)})
+			continue
+		}
+		for _, ip := range ips {
+			addrs = append(addrs, net.JoinHostPort(ip, port))
+		}
+	}
+	joined := 0
+	for _, a := range addrs {
+		if _, err := n.ml.Join([]string{a}); err != nil {
+			errs = append(errs, &seedError{a, joinError(err)})
+			continue
+		}
+		joined++
+	}
+	return joined, errors.Join(errs...)
+}
+
+// diagnose adds to each seed's error what a plain TCP connection to it
+// shows: memberlist reports a member that refuses this node's gossip (another
+// secret or label) as a bare EOF, like any port that is not a gossip port.
+func (n *Node) diagnose(err error) error {
+	var out []error
+	for _, e := range unjoin(err) {
+		var se *seedError
+		if !errors.As(e, &se) || strings.HasPrefix(se.err.Error(), "cannot resolve") {
+			out = append(out, e)
+			continue
+		}
+		c, derr := net.DialTimeout("tcp", se.addr, time.Second)
+		if derr != nil {
+			out = append(out, fmt.Errorf("%s: nothing answers there (%w)", se.addr, derr))
+			continue
+		}
+		c.Close()
+		out = append(out, fmt.Errorf("%s: it accepts connections but does not answer this node's gossip: "+
+			"a member with another secret or label, or not a gossip port (a data or HTTPS port?) (%w)", se.addr, se.err))
+	}
+	return errors.Join(out...)
+}
+
+// unjoin returns the errors errors.Join put together, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }
 
 // answers reports whether a member with this node's name answers a probe at

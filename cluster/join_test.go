@@ -159,3 +159,57 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestJoinDiagnoses: a seed of another cluster (another secret) and a seed
+// that is not a gossip port are told apart from a port where nothing
+// listens; a seed that cannot be an address is refused at once.
+func TestJoinDiagnoses(t *testing.T) {
+	n := startNode(t, "a", NewSecret())
+	stranger := startNode(t, "b", NewSecret()) // another cluster
+	err := n.Join(ctxFor(t, 300*time.Millisecond), stranger.Addr())
+	if err == nil || !strings.Contains(err.Error(), "another secret or label") {
+		t.Errorf("joining another cluster: %v; want it to say another secret or label", err)
+	}
+	for _, bad := range []string{"127.0.0.1:79466", "127.0.0.1:7946,", ":7946", "127.0.0.1:0"} {
+		start := time.Now()
+		if err := n.Join(context.Background(), bad); err == nil || time.Since(start) > time.Second {
+			t.Errorf("Join(%q) = %v after %v; want an error at once", bad, err, time.Since(start))
+		}
+	}
+}
+
+// TestJoinedByAnother: a node still trying seeds that do not answer is in
+// the cluster as soon as a member reaches it, and Join says so.
+func TestJoinedByAnother(t *testing.T) {
+	secret := NewSecret()
+	a := startNode(t, "a", secret)
+	b := startNode(t, "b", secret)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Join(ctxFor(t, 20*time.Second), freePort(t)) }()
+	if err := b.Join(ctxFor(t, 10*time.Second), a.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("a was reached by b, but its Join says %v", err)
+	}
+}
+
+// TestJoinOnlySelf: seeds that name only this node make a cluster of one,
+// with a warning.
+func TestJoinOnlySelf(t *testing.T) {
+	var logs syncBuffer
+	cfg := LocalConfig()
+	cfg.Name, cfg.Secret = "a", NewSecret()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Join(ctxFor(t, 10*time.Second), n.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "reached only this member itself") {
+		t.Errorf("no warning; logs:\n%s", logs.String())
+	}
+}

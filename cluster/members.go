@@ -91,7 +91,9 @@ func (s *memberSet) remove(nd *memberlist.Node) {
 	now := time.Now()
 	s.failed[nd.Name] = &failed{addr: m.Addr, since: now, next: now}
 	delete(s.acks, nd.Name)
-	s.logger.Info("member gone", "member", nd.Name)
+	if nd.Name != s.self {
+		s.logger.Info("member gone", "member", nd.Name)
+	}
 	delete(s.byName, nd.Name)
 	s.changedLocked()
 }

@@ -36,13 +36,16 @@ func EncodeSecret(s []byte) string { return base64.RawURLEncoding.EncodeToString
 // base64 are accepted too.
 func ParseSecret(s string) ([]byte, error) {
 	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if s == "" {
+		return nil, fmt.Errorf("cluster: the secret to parse is empty: give every member the same 32 random bytes in base64: %s", makeOne)
+	}
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: secret is not base64: %w", err)
 	}
 	if err := checkSecret(b); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (as decoded from base64)", err)
 	}
 	return b, nil
 }

@@ -47,7 +47,7 @@ func (s *Store) Leave(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("store: leave: handed %d of %d records over, then: %w", res.placed, res.records, err)
 	case res.placed < res.records:
-		return fmt.Errorf("store: leave: handed %d of %d records over; the others' owners did not take them", res.placed, res.records)
+		return fmt.Errorf("store: leave: handed %d of %d records over; the members that should take the rest did not answer (stopping too?)", res.placed, res.records)
 	}
 	return nil
 }

@@ -142,6 +142,12 @@ func New(m Membership, cfg Config) (*Store, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = ":7947"
 	}
+	switch {
+	case cfg.MaxBytes < 0 || cfg.MaxBytes > 0 && cfg.MaxBytes < Cost(IDLen, 100):
+		return nil, fmt.Errorf("store: Config.MaxBytes %d cannot hold a session (one costs about %d bytes): leave it 0 for 256 MiB", cfg.MaxBytes, Cost(IDLen, 100))
+	case cfg.Replicas < 0:
+		return nil, fmt.Errorf("store: Config.Replicas %d: want 1 or more (0 for the default, 2)", cfg.Replicas)
+	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 256 << 20
 	}

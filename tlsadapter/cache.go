@@ -107,7 +107,8 @@ func orNow(now func() time.Time) func() time.Time {
 // TLSConfig returns a copy of base (which may be nil) whose sessions are kept
 // in the cache, and whose handshakes Stats counts (its VerifyConnection
 // wraps base's). If base has a GetConfigForClient, every config it returns
-// is plugged in the same way. Sessions stay off on a config whose
+// is plugged in the same way. base's own WrapSession and UnwrapSession, if
+// any, are replaced. Sessions stay off on a config whose
 // SessionTicketsDisabled is set.
 func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
 	return plug(base, hooks{wrap: c.WrapSession, unwrap: c.UnwrapSession, stats: &c.stats})

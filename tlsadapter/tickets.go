@@ -60,8 +60,9 @@ func NewTickets(keys TicketKeys, cfg TicketsConfig) *Tickets {
 // TLSConfig returns a copy of base (which may be nil) whose tickets are
 // sealed with the cluster's keys, and whose handshakes Stats counts (its
 // VerifyConnection wraps base's). If base has a GetConfigForClient, every
-// config it returns is plugged in the same way. Sessions stay off on a
-// config whose SessionTicketsDisabled is set.
+// config it returns is plugged in the same way. base's own WrapSession and
+// UnwrapSession, if any, are replaced. Sessions stay off on a config whose
+// SessionTicketsDisabled is set.
 func (t *Tickets) TLSConfig(base *tls.Config) *tls.Config {
 	return plug(base, hooks{wrap: t.WrapSession, unwrap: t.UnwrapSession, stats: &t.stats})
 }

@@ -52,7 +52,8 @@ func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile string
 	}
 	p("  go run ./cmd/demo probe -k %s", strings.Join(addrs, " "))
 	p("")
-	p("Add a node to the cluster (from another terminal, in this directory):")
+	p("Add a node to the cluster (from another terminal, in this directory; it is yours, not the")
+	p("runner's: stop it with Ctrl-C there, and it hands its sessions to the others):")
 	p("")
 	p("  %sgo run ./cmd/demo node -join %s", addEnv, a.gossip)
 	p("")

@@ -25,7 +25,7 @@ func TestKillOneNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(startTimeout)
-	p.expect(fmt.Sprintf(`^down node-2 pid=%d: signal: killed \(2 of 3 nodes still running\)$`, victim.pid), deadline)
+	p.expect(fmt.Sprintf(`^down node-2 pid=%d: signal: killed \(2 of the runner's 3 nodes still running\)$`, victim.pid), deadline)
 	// Once their rings have dropped the dead node, the survivors agree on
 	// who owns which session again.
 	expectEach(p, `^ring %s nodes=2 .*$`, []string{"node-1", "node-3"}, deadline)
@@ -97,7 +97,7 @@ func TestKillKeepsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(startTimeout)
-	p.expect(fmt.Sprintf(`^down node-3 pid=%d: signal: killed \(4 of 5 nodes still running\)$`, victim.pid), deadline)
+	p.expect(fmt.Sprintf(`^down node-3 pid=%d: signal: killed \(4 of the runner's 5 nodes still running\)$`, victim.pid), deadline)
 
 	offer := func(when string) {
 		resumed := 0

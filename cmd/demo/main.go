@@ -50,7 +50,7 @@
 // node, and serves until SIGINT (Ctrl-C) or SIGTERM. While it serves it
 // reports what happens to the nodes:
 //
-//	down <name> pid=<pid>: <how it exited> (<k> of <N> nodes still running)
+//	down <name> pid=<pid>: <how it exited> (<k> of the runner's <N> nodes still running)
 //	ring <name> nodes=<k> peers=<p> [key=<id>]  (that node's ring, or its ticket key, changed)
 //	rates node-1=97% (35/36) node-2=100% (12/12) node-3=-
 //

@@ -139,7 +139,7 @@ func (r *runner) handle(ev event) error {
 	case starting:
 		return fmt.Errorf("%s exited before the cluster was ready: %s", c.name, describeExit(c))
 	case checking, serving:
-		r.stdout.printf("down %s pid=%d: %s (%d of %d nodes still running)\n",
+		r.stdout.printf("down %s pid=%d: %s (%d of the runner's %d nodes still running)\n",
 			c.name, c.cmd.Process.Pid, describeExit(c), r.running(), len(r.children))
 	}
 	return nil
