@@ -14,8 +14,11 @@ import (
 )
 
 // Records travel to other members in the background: replicas of a new
-// record, records whose owners changed with the ring (rebalance), and records
-// a leaving node hands over (Leave).
+// record, records whose owners changed with the ring (rebalance), records a
+// member received but does not own (strays), and records a leaving node
+// hands over (Leave). A copy that a member does not take is retried (see
+// pending.go) until it is taken, the member is no longer an owner, or the
+// record is gone.
 
 const (
 	copyQueue   = 8192            // replication tasks waiting; more are dropped and counted
@@ -31,8 +34,9 @@ type copyTask struct {
 }
 
 // copy queues val to be stored under id on the members in to, counting each
-// record sent in counter. It never blocks: when the queue is full the copy is
-// dropped (and counted), which costs at worst a full handshake later.
+// record sent in counter. It never blocks: when the queue is full the copy
+// goes to the retries instead (or, if they are full too, is dropped and
+// counted).
 func (s *Store) copy(id string, val []byte, to []string, counter *atomic.Uint64) {
 	if len(to) == 0 {
 		return
@@ -42,32 +46,34 @@ func (s *Store) copy(id string, val []byte, to []string, counter *atomic.Uint64)
 	case s.copies <- copyTask{id, val, to, counter}:
 	default:
 		s.stats.copiesPending.Add(-1)
-		s.stats.copiesDropped.Add(1)
+		s.pending.add(id, to, false, s.cfg.retryBase)
 	}
 }
 
-// copier sends queued copies until the store stops.
+// copier sends queued copies until the store stops; copies a member did not
+// take are retried later.
 func (s *Store) copier() {
 	for {
 		select {
 		case <-s.stop:
 			return
 		case t := <-s.copies:
-			s.send(t.id, t.val, t.to, t.counter)
+			if failed := s.send(t.id, t.val, t.to, t.counter); len(failed) > 0 {
+				s.pending.add(t.id, failed, false, s.cfg.retryBase)
+			}
 			s.stats.copiesPending.Add(-1)
 		}
 	}
 }
 
-// send stores val under id on each member in to, and reports whether every
-// one of them took it. A member no longer on the ring did not.
-func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64) bool {
+// send stores val under id on each member in to, and returns those that did
+// not take it. A member no longer on the ring did not.
+func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64) (failed []string) {
 	v := s.view.Load()
-	ok := true
 	for _, name := range to {
 		c := v.clients[name]
 		if c == nil {
-			ok = false
+			failed = append(failed, name)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, copyTimeout)
@@ -75,12 +81,12 @@ func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64)
 		cancel()
 		if err != nil || resp.Status != peer.StatusOK {
 			s.stats.copyErrors.Add(1)
-			ok = false
+			failed = append(failed, name)
 			continue
 		}
 		counter.Add(1)
 	}
-	return ok
+	return failed
 }
 
 func (s *Store) kickRebalance() {
@@ -90,22 +96,16 @@ func (s *Store) kickRebalance() {
 	}
 }
 
-// rebalancer moves records to their new owners after each ring change. A
-// round that could not send every record (a new owner down, or still
-// starting) is tried again, backing off, until it can or the ring changes.
+// rebalancer moves records to their new owners after each ring change: one
+// pass over the records, after which the ring is settled; records a new
+// owner did not take go to the retries, so that only they are sent again.
 func (s *Store) rebalancer() {
-	const firstRetry, maxRetry = time.Second, 30 * time.Second
-	retryIn := firstRetry
-	var retry <-chan time.Time
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.rebalance:
-			retryIn = firstRetry
-		case <-retry:
 		}
-		retry = nil
 		v := s.view.Load()
 		if v.from.ring == nil || s.leaving.Load() {
 			continue
@@ -113,17 +113,14 @@ func (s *Store) rebalancer() {
 		ctx, cancel := s.untilRingChanges(v.ring)
 		start := time.Now()
 		limit := rate.NewLimiter(rate.Limit(s.cfg.RebalanceRate), s.cfg.RebalanceRate/10+1)
-		res, err := s.move(ctx, v.from.ring, v.ring, limit, &s.stats.rebalanced)
+		res, err := s.move(ctx, v.placedBy(), v.ring, limit, &s.stats.rebalanced, func(id string, failed []string, drop bool) {
+			s.pending.add(id, failed, drop, s.cfg.retryBase)
+		})
 		cancel()
-		switch {
-		case err != nil: // the ring changed, which started another round, or the store stopped
-		case res.kept == 0:
+		if err == nil {
 			s.settle(v.ring)
-		default:
-			retry = time.After(retryIn)
-			retryIn = min(2*retryIn, maxRetry)
 		}
-		s.logger.Info("rebalance finished", "records_sent", res.sent, "records_unsent", res.kept,
+		s.logger.Info("rebalance finished", "records_sent", res.sent, "records_to_retry", res.kept,
 			"took", time.Since(start).Round(time.Millisecond), "interrupted", err != nil)
 	}
 }
@@ -161,18 +158,24 @@ type moved struct {
 	kept    int // records kept because a new owner did not take them
 }
 
-// move sends each local record whose owners differ between rings from and
-// to to the owners on to that need it, at most as fast as limit allows,
-// counting each copy in counter. A record this node still holds on to goes
-// to the owners that did not hold it on from; one it no longer holds goes
-// to every owner on to, and is dropped only once they all have it. (A
-// record that stays is still sent only where from says it is missing; after
-// overlapping changes that guess can leave it with one copy until a read
-// repairs it.) It returns what it did, and
-// ctx's error if it stopped early.
-func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64) (moved, error) {
+// move sends each local record to the owners on ring to that may lack it,
+// at most as fast as limit allows, counting each copy in counter.
+//
+// A record this node still holds on to goes to the owners on to that were
+// not owners on every ring in placed (the rings by which this node may have
+// placed records since its last settled ring): an owner that was one all
+// along has had it all along; any other may not, whether the record was
+// written under an intermediate ring or the owner is new. A record this
+// node no longer holds goes to every owner on to, and is dropped only once
+// they all have it, so that no guess about who holds what can lose it.
+//
+// A record some owner did not take is passed to failed, with those owners
+// and whether it is to be dropped once they take it; the record stays here
+// meanwhile. move returns what it did, and ctx's error if it stopped early.
+func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64,
+	failed func(id string, owners []string, drop bool)) (moved, error) {
 	replicas := s.cfg.Replicas
-	var sent, kept, placed atomic.Int64
+	var sent, kept, done atomic.Int64
 	var wg sync.WaitGroup
 	work := make(chan string)
 	for range copyWorkers {
@@ -180,21 +183,24 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 			for id := range work {
 				val, _, ok := s.mem.peek(id, s.cfg.Now())
 				if !ok {
-					placed.Add(1) // expired or evicted meanwhile: nothing to move
+					done.Add(1) // expired or evicted meanwhile: nothing to move
 					continue
 				}
 				owners := to.Owners(id, replicas)
 				stays := slices.Contains(owners, s.self)
 				targets := owners
 				if stays {
-					targets = others(newHolders(from.Owners(id, replicas), owners), s.self)
+					targets = others(newHolders(placed, owners, id, replicas), s.self)
 				}
-				if len(targets) > 0 && !s.send(id, val, targets, counter) {
-					kept.Add(1)
-					continue
+				if len(targets) > 0 {
+					if f := s.send(id, val, targets, counter); len(f) > 0 {
+						kept.Add(1)
+						failed(id, f, !stays)
+						continue
+					}
 				}
 				sent.Add(int64(len(targets)))
-				placed.Add(1)
+				done.Add(1)
 				if !stays {
 					s.mem.delete(id)
 				}
@@ -211,18 +217,21 @@ func (s *Store) move(ctx context.Context, from, to *ring.Ring, limit *rate.Limit
 	}
 	close(work)
 	wg.Wait()
-	return moved{records: len(keys), placed: int(placed.Load()), sent: int(sent.Load()), kept: int(kept.Load())}, err
+	return moved{records: len(keys), placed: int(done.Load()), sent: int(sent.Load()), kept: int(kept.Load())}, err
 }
 
-// newHolders returns the members of newOwners that were not among
-// oldOwners, and so may lack the record. Every node that holds it sends it:
-// with two replicas a record may travel twice, but it arrives even when one
-// of its old owners is the node that died.
-func newHolders(oldOwners, newOwners []string) []string {
+// newHolders returns the members of newOwners that were not owners of id on
+// every ring of placed, and so may lack the record. Every node that holds it
+// sends it: with two replicas a record may travel twice, but it arrives
+// even when one of its old owners is the node that died.
+func newHolders(placed []*ring.Ring, newOwners []string, id string, replicas int) []string {
 	var out []string
 	for _, o := range newOwners {
-		if !slices.Contains(oldOwners, o) {
-			out = append(out, o)
+		for _, r := range placed {
+			if !slices.Contains(r.Owners(id, replicas), o) {
+				out = append(out, o)
+				break
+			}
 		}
 	}
 	return out

@@ -23,6 +23,11 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		s.stats.servedGets.Add(1)
 		return peer.Response{Value: val}
 	case peer.OpPut:
+		if s.leaving.Load() {
+			// A member that has not heard yet that this one left still
+			// sends it records; taken now, they would leave with it.
+			return peer.Response{Status: peer.StatusLeaving}
+		}
 		// Decode to validate, and to learn the expiry; the frame's value is
 		// a fresh copy, so the shard can keep it.
 		var r Record
@@ -31,6 +36,13 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		}
 		if err := s.putLocal(req.Key, req.Value, r.Expires); err != nil {
 			return peer.Response{Status: peer.StatusInvalid}
+		}
+		if !s.view.Load().holds(req.Key) {
+			// A stray: the sender places it by a ring this node does not
+			// share (one of them has not caught up, or a member left
+			// meanwhile). Kept, so it is not lost, and handed to its owners
+			// on this node's ring, which the retrier does once they agree.
+			s.pending.add(req.Key, nil, true, s.cfg.retryBase)
 		}
 		s.stats.servedPuts.Add(1)
 		return peer.Response{}

@@ -356,7 +356,7 @@ func TestSendToGoneMember(t *testing.T) {
 	ids := putMany(t, tc, a, 200)
 	from := a.view.Load().ring
 	to := ring.New(append(from.Nodes(), "gone"), 0, nil)
-	res, err := a.move(ctx(t), from, to, rate.NewLimiter(rate.Inf, 0), new(atomic.Uint64))
+	res, err := a.move(ctx(t), []*ring.Ring{from}, to, rate.NewLimiter(rate.Inf, 0), new(atomic.Uint64), func(string, []string, bool) {})
 	if err != nil || res.kept == 0 {
 		t.Errorf("move: %+v, %v; want records kept for the gone member", res, err)
 	}

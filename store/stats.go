@@ -26,6 +26,10 @@ type Stats struct {
 	CopyErrors    uint64 // copies a member did not take (down, slow, full)
 	CopiesDropped uint64 // copies dropped because the queue was full
 	CopiesPending int64  // copies queued or being sent now
+	// CopiesRetrying is how many records wait to be copied again to a member
+	// that did not take them (down, partitioned away, leaving), or to be
+	// handed to their owners (a record received by a non-owner).
+	CopiesRetrying int
 
 	PeerLatency Histogram // time each lookup at another member took, answered or not
 
@@ -33,7 +37,7 @@ type Stats struct {
 	PeersConnected int     // members on the ring this node has a live connection to
 	RingShare      float64 // the fraction of IDs this node owns
 	RingChanges    uint64
-	Rebalancing    bool // this node is still sending records whose owners changed with the ring
+	Rebalancing    bool // records are still on their way from this node to where they belong: a ring change, or copies to retry
 
 	// Rejected counts what the data channel refused, by kind: connections
 	// beyond its admission bounds, TLS handshakes without a certificate the
@@ -78,7 +82,8 @@ func (s *Store) Stats() Stats {
 		st.RingNodes = v.ring.Len()
 		st.RingShare = v.ring.Share(s.self)
 	}
-	st.Rebalancing = v.from.ring != nil
+	st.CopiesRetrying = s.pending.size()
+	st.Rebalancing = v.from.ring != nil || st.CopiesRetrying > 0
 	for _, c := range v.clients {
 		if c.Connected() {
 			st.PeersConnected++

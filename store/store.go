@@ -102,6 +102,10 @@ type Config struct {
 
 	// Now returns the current time; tests move it. Default time.Now.
 	Now func() time.Time
+
+	// retryBase is the first wait before a rebalance round that could not
+	// send everything is tried again: 1 s, and less in simulations.
+	retryBase time.Duration
 }
 
 // Store is the sharded session store: each record lives on the members the
@@ -123,6 +127,7 @@ type Store struct {
 	view   atomic.Pointer[view] // the current ring and peer clients
 
 	copies    chan copyTask // records to send to other members, in the background
+	pending   pending       // copies to make again
 	rebalance chan struct{} // 1-buffered: the ring changed
 	leaving   atomic.Bool   // Leave has begun: the rebalancer stands aside
 
@@ -160,6 +165,9 @@ func New(m Membership, cfg Config) (*Store, error) {
 	if cfg.ExpiryInterval <= 0 {
 		cfg.ExpiryInterval = time.Minute
 	}
+	if cfg.retryBase <= 0 {
+		cfg.retryBase = time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -193,6 +201,7 @@ func New(m Membership, cfg Config) (*Store, error) {
 		stop:      make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.pending.dropped = func() { s.stats.copiesDropped.Add(1) }
 	s.view.Store(&view{self: self, replicas: cfg.Replicas})
 	s.server = peer.NewServer(peer.HandlerFunc(s.servePeer), cfg.TLS, s.logger)
 
@@ -208,6 +217,7 @@ func New(m Membership, cfg Config) (*Store, error) {
 	})
 	s.goroutine(s.sweep)
 	s.goroutine(s.rebalancer)
+	s.goroutine(s.retrier)
 	for range copyWorkers {
 		s.goroutine(s.copier)
 	}
@@ -369,6 +379,11 @@ func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) 
 		resp, err := c.Do(actx, &peer.Request{Op: peer.OpGet, Key: id})
 		s.latency.observe(time.Since(start))
 		cancel()
+		if errors.Is(err, peer.ErrClosed) {
+			// The member left the ring while we asked: a newer view closed
+			// its client.
+			err = fmt.Errorf("%w: %s left the ring", ErrUnavailable, o)
+		}
 		switch {
 		case err == nil && resp.Status == peer.StatusOK:
 			s.copy(id, resp.Value, missing, &s.stats.repaired)

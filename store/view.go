@@ -111,6 +111,18 @@ func (v *view) holds(id string) bool {
 	return slices.Contains(v.ring.Owners(id, v.replicas), v.self)
 }
 
+// placedBy returns the rings by which this node may have placed its records
+// since it last settled: the one it is still moving records from, and the
+// ones after it (the earlier rings reads consult, newest first, which may
+// reach further back: more rings only make move send more, never less).
+func (v *view) placedBy() []*ring.Ring {
+	rings := []*ring.Ring{v.from.ring}
+	for _, p := range v.past {
+		rings = append(rings, p.ring)
+	}
+	return rings
+}
+
 // close closes the view's clients.
 func (v *view) close() {
 	for _, c := range v.clients {

@@ -45,6 +45,7 @@ const (
 	StatusNotFound Status = 1 // no valid entry under Key
 	StatusInvalid  Status = 2 // the request was malformed or refused (bad op, key or value)
 	StatusExpired  Status = 3 // the entry under Key has expired (a miss, with its reason)
+	StatusLeaving  Status = 4 // the member is leaving the ring and takes no more records
 )
 
 func (s Status) String() string {
@@ -57,6 +58,8 @@ func (s Status) String() string {
 		return "invalid"
 	case StatusExpired:
 		return "expired"
+	case StatusLeaving:
+		return "leaving"
 	}
 	return fmt.Sprintf("Status(%d)", uint8(s))
 }

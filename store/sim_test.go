@@ -1,0 +1,568 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/sessionmesh/sessionmesh/cluster"
+	"github.com/sessionmesh/sessionmesh/internal/faultnet"
+	"github.com/sessionmesh/sessionmesh/internal/testclock"
+	"github.com/sessionmesh/sessionmesh/store/internal/ring"
+)
+
+// The churn simulation: a seeded, random schedule of what happens to a
+// cluster — joins, graceful leaves, crashes, restarts under the same name or
+// a new one, partitions of the data network or of the membership too, dead
+// data ports, clock jumps, views of the membership that lag behind — run
+// against real stores on loopback, while clients keep writing and reading
+// sessions. pgregory.net/rapid draws the schedules and, when an invariant
+// breaks, shrinks the schedule to a short one that still breaks it and prints
+// it with the seed that replays it.
+//
+// Membership is simulated, not gossiped: each node has its own view, which
+// catches up with the truth only when the schedule says so (a "sync" step,
+// or at the end), so schedules explore views that disagree, as memberlist's
+// do for a moment after every change. The data channel is real: TLS over
+// loopback, each node on its own address, cut by faultnet.
+//
+// Invariants, after every step:
+//   - no session is lost unless every member that held it crashed (or left
+//     saying it could not hand it over), or it expired;
+//   - a Get ends with the record or with a reason (not found, expired,
+//     unavailable, its deadline), never hangs, never returns another's value;
+//   - every store stays within its memory budget;
+//   - a Leave that returns nil handed everything over.
+//
+// At quiescence (partitions healed, views caught up, rebalances finished):
+//   - every live session is held by exactly its owners on the ring, and by
+//     no one else;
+//   - every member finds every live session.
+//
+// go test runs a few dozen short schedules; SESSIONMESH_SOAK=<duration>
+// runs schedules until that much time has passed (docs/operations.md).
+
+func TestChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the churn simulation needs a few seconds")
+	}
+	setRapidDefault("rapid.checks", "20")
+	setRapidDefault("rapid.steps", "25")
+	soak := os.Getenv("SESSIONMESH_SOAK")
+	if soak == "" {
+		rapid.Check(t, runSim)
+		return
+	}
+	d, err := time.ParseDuration(soak)
+	if err != nil {
+		t.Fatalf("SESSIONMESH_SOAK=%q: want a duration, such as 1h", soak)
+	}
+	end, runs := time.Now().Add(d), 0
+	for time.Now().Before(end) && !t.Failed() {
+		rapid.Check(t, runSim)
+		runs++
+	}
+	t.Logf("soak: %d rounds of %s schedules in %v", runs, flag.Lookup("rapid.checks").Value, d)
+}
+
+// setRapidDefault sets a rapid flag unless the command line set it.
+func setRapidDefault(name, value string) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if _, env := os.LookupEnv(strings.ToUpper(strings.ReplaceAll(name, ".", "_"))); !set && !env {
+		flag.Set(name, value)
+	}
+}
+
+func runSim(rt *rapid.T) {
+	s := newSim(rt)
+	defer s.close()
+	for range rapid.IntRange(2, 4).Draw(rt, "initial nodes") {
+		s.startNode(s.newName())
+	}
+	s.syncAll()
+	rt.Repeat(map[string]func(*rapid.T){
+		"put":       s.put,
+		"get":       s.get,
+		"join":      s.join,
+		"leave":     s.leave,
+		"crash":     s.crash,
+		"restart":   s.restart,
+		"partition": s.partition,
+		"deaf":      s.deaf,
+		"heal":      s.heal,
+		"sync":      s.sync,
+		"clock":     s.jump,
+		"":          s.check,
+	})
+	s.quiesce()
+}
+
+// simTTL is how long a session lives; clock jumps are a fraction of it.
+const simTTL = time.Hour
+
+// sim is one run: the truth about the cluster, each node's view of it, the
+// stores, and what the clients wrote.
+type sim struct {
+	t      *rapid.T
+	secret []byte
+	clock  *testclock.Clock
+	net    *faultnet.Network
+	names  int // names made so far
+
+	mu    sync.Mutex // guards truth and views, which the stores read
+	truth map[string]cluster.Member
+	views map[string]*simView
+
+	stores   map[string]*Store
+	replicas int
+	sessions map[string]*simSession // by ID
+}
+
+// simSession is a session a client wrote.
+type simSession struct {
+	value   string
+	expires time.Time
+	lost    string // why it may be gone, once it may
+}
+
+func newSim(t *rapid.T) *sim {
+	return &sim{
+		t: t, secret: cluster.NewSecret(),
+		clock:    testclock.New(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
+		net:      faultnet.New(),
+		truth:    make(map[string]cluster.Member),
+		views:    make(map[string]*simView),
+		stores:   make(map[string]*Store),
+		replicas: rapid.IntRange(1, 3).Draw(t, "replicas"),
+		sessions: make(map[string]*simSession),
+	}
+}
+
+func (s *sim) newName() string {
+	s.names++
+	return "n" + strconv.Itoa(s.names)
+}
+
+// live returns the running nodes' names, sorted.
+func (s *sim) live() []string {
+	return slices.Sorted(maps.Keys(s.stores))
+}
+
+func (s *sim) pick(t *rapid.T, label string) string {
+	live := s.live()
+	if len(live) == 0 {
+		t.Skip("no node")
+	}
+	return rapid.SampledFrom(live).Draw(t, label)
+}
+
+// startNode starts a store named name: a new process, so a new start time,
+// whose view is what a join brings (every member it can reach).
+func (s *sim) startNode(name string) {
+	s.t.Helper()
+	ip := s.net.Add(name)
+	tlsConf, err := cluster.PeerTLSConfig(name, s.secret)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.truth[name] = cluster.Member{Name: name, Addr: ip + ":7946", Started: s.clock.Now().Add(time.Duration(s.names) * time.Nanosecond)}
+	v := &simView{s: s, name: name, watchers: make(map[chan struct{}]struct{})}
+	s.views[name] = v
+	s.mu.Unlock()
+	v.catchUp()
+	st, err := New(v, Config{
+		Addr: ip + ":0", TLS: tlsConf, Replicas: s.replicas, Dial: DialFunc(s.net.Dialer(name)),
+		Now: s.clock.Now, retryBase: 20 * time.Millisecond, RebalanceRate: 100_000,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.stores[name] = st
+}
+
+// stop takes a node out: its store closes (after Leave if graceful), the
+// process is gone from the truth, and the others notice when their views
+// catch up. Sessions only it held are lost, unless a Leave said it handed
+// them over.
+func (s *sim) stop(name string, graceful bool) {
+	st := s.stores[name]
+	if graceful {
+		alone := st.Stats().RingNodes <= 1 // as far as it knows: nobody to hand over to
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := st.Leave(ctx)
+		cancel()
+		s.t.Logf("leave %s: %v", name, err)
+		s.markLost(name, "its only holder left", err == nil && !alone)
+	} else {
+		s.markLost(name, "every holder crashed", false)
+	}
+	st.Close()
+	delete(s.stores, name)
+	s.mu.Lock()
+	delete(s.truth, name)
+	v := s.views[name]
+	delete(s.views, name)
+	s.mu.Unlock()
+	v.close()
+}
+
+// markLost marks the sessions that only name holds as lost, or, if
+// mustKeep, fails: a Leave that returned nil must have handed them over.
+func (s *sim) markLost(name, why string, mustKeep bool) {
+	for id, ss := range s.sessions {
+		if ss.lost != "" {
+			continue
+		}
+		holders := s.holders(id)
+		if len(holders) == 1 && holders[0] == name {
+			if mustKeep {
+				s.t.Fatalf("%s left without an error, but session %x is held by nobody else", name, id[:4])
+			}
+			ss.lost = why
+		}
+	}
+}
+
+// holders returns the live nodes whose memory holds id.
+func (s *sim) holders(id string) []string {
+	var out []string
+	for _, name := range s.live() {
+		if _, _, ok := s.stores[name].mem.peek(id, s.clock.Now()); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (s *sim) close() {
+	for _, name := range s.live() {
+		s.stores[name].Close()
+		s.views[name].close()
+	}
+	s.net.Heal()
+}
+
+// The actions.
+
+func (s *sim) put(t *rapid.T) {
+	name := s.pick(t, "node")
+	st := s.stores[name]
+	id := st.NewID()
+	value := fmt.Sprintf("session %d", len(s.sessions))
+	now := s.clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := st.Put(ctx, id, Record{Value: []byte(value), ServerName: "a.example", Created: now, Expires: now.Add(simTTL)}); err != nil {
+		t.Fatalf("Put on %s: %v", name, err)
+	}
+	s.sessions[id] = &simSession{value: value, expires: now.Add(simTTL)}
+}
+
+func (s *sim) get(t *rapid.T) {
+	if len(s.sessions) == 0 {
+		t.Skip("no session yet")
+	}
+	id := rapid.SampledFrom(slices.Sorted(maps.Keys(s.sessions))).Draw(t, "session")
+	name := s.pick(t, "node")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r, err := s.stores[name].Get(ctx, id)
+	switch {
+	case err == nil && string(r.Value) != s.sessions[id].value:
+		t.Fatalf("Get on %s: %q, want %q", name, r.Value, s.sessions[id].value)
+	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired), errors.Is(err, ErrUnavailable),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, faultnet.ErrPartitioned):
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+		// A peer whose process is gone, before the view has been told.
+	default:
+		t.Fatalf("Get on %s: %v; want the record, or a miss with its reason", name, err)
+	}
+}
+
+func (s *sim) join(t *rapid.T) {
+	if len(s.stores) >= 6 {
+		t.Skip("enough nodes")
+	}
+	s.startNode(s.newName())
+}
+
+func (s *sim) leave(t *rapid.T) {
+	if len(s.stores) <= 1 {
+		t.Skip("the last node")
+	}
+	s.stop(s.pick(t, "node"), true)
+}
+
+func (s *sim) crash(t *rapid.T) {
+	if len(s.stores) <= 1 {
+		t.Skip("the last node")
+	}
+	s.stop(s.pick(t, "node"), false)
+}
+
+func (s *sim) restart(t *rapid.T) {
+	name := s.pick(t, "node")
+	graceful := rapid.Bool().Draw(t, "graceful")
+	s.stop(name, graceful)
+	if rapid.Bool().Draw(t, "same name") {
+		s.startNode(name)
+	} else {
+		s.startNode(s.newName())
+	}
+}
+
+// partition splits the nodes in two. With views, the membership splits too
+// (each side declares the other dead, once its views catch up); without,
+// only the data network does: members still listed whose data ports do not
+// answer.
+func (s *sim) partition(t *rapid.T) {
+	live := s.live()
+	if len(live) < 2 {
+		t.Skip("one node")
+	}
+	cut := rapid.IntRange(1, len(live)-1).Draw(t, "cut")
+	a, b := live[:cut], live[cut:]
+	s.net.Partition(a, b)
+	if rapid.Bool().Draw(t, "views too") {
+		s.mu.Lock()
+		for _, n := range a {
+			s.views[n].side = 0
+		}
+		for _, n := range b {
+			s.views[n].side = 1
+		}
+		s.mu.Unlock()
+	}
+}
+
+// deaf makes one node's data port unreachable while every view keeps it.
+func (s *sim) deaf(t *rapid.T) {
+	live := s.live()
+	if len(live) < 2 {
+		t.Skip("one node")
+	}
+	n := s.pick(t, "node")
+	s.net.Partition([]string{n}, slices.DeleteFunc(live, func(m string) bool { return m == n }))
+}
+
+func (s *sim) heal(*rapid.T) {
+	s.net.Heal()
+	s.mu.Lock()
+	for _, v := range s.views {
+		v.side = 0
+	}
+	s.mu.Unlock()
+}
+
+func (s *sim) sync(t *rapid.T) {
+	s.views[s.pick(t, "node")].catchUp()
+}
+
+func (s *sim) syncAll() {
+	s.mu.Lock()
+	views := slices.Collect(maps.Values(s.views))
+	s.mu.Unlock()
+	for _, v := range views {
+		v.catchUp()
+	}
+}
+
+// jump moves every node's clock forward: a pause, or a clock that was set.
+// Sessions that expire meanwhile may go.
+func (s *sim) jump(t *rapid.T) {
+	s.clock.Advance(time.Duration(rapid.IntRange(1, 30).Draw(t, "minutes")) * time.Minute)
+	for _, ss := range s.sessions {
+		if ss.lost == "" && !ss.expires.After(s.clock.Now()) {
+			ss.lost = "expired"
+		}
+	}
+}
+
+// check holds after every step.
+func (s *sim) check(t *rapid.T) {
+	for id, ss := range s.sessions {
+		if ss.lost == "" && len(s.holders(id)) == 0 {
+			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed", id[:4], ss.value)
+		}
+	}
+	for name, st := range s.stores {
+		if st.Stats().Bytes > st.cfg.MaxBytes {
+			t.Fatalf("%s holds %d bytes, over its budget of %d", name, st.Stats().Bytes, st.cfg.MaxBytes)
+		}
+	}
+}
+
+// quiesce heals everything, lets every view catch up and every rebalance
+// finish, and checks that every live session is where it belongs and found
+// from every node.
+func (s *sim) quiesce() {
+	t := s.t
+	s.heal(t)
+	s.syncAll()
+	live := s.live()
+	if len(live) == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, name := range live {
+		for {
+			st := s.stores[name].Stats()
+			if st.RingNodes == len(live) && !st.Rebalancing && st.CopiesPending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has not settled: %d of %d nodes on its ring, rebalancing %v", name, st.RingNodes, len(live), st.Rebalancing)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	r := ring.New(live, 0, nil)
+	want := min(s.replicas, len(live))
+	for id, ss := range s.sessions {
+		if ss.lost != "" {
+			continue
+		}
+		owners := r.Owners(id, want)
+		sort.Strings(owners)
+		// Copies still in flight (replicas of the last writes) land soon.
+		for end := time.Now().Add(10 * time.Second); ; {
+			if got := s.holders(id); slices.Equal(got, owners) {
+				break
+			} else if time.Now().After(end) {
+				t.Fatalf("session %x (%s) is held by %v, want exactly its owners %v", id[:4], ss.value, got, owners)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for _, name := range live {
+			// A peer that failed during a partition is skipped for up to 2 s
+			// after it (the client's backoff): read until that passes.
+			for end := time.Now().Add(5 * time.Second); ; {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				rec, err := s.stores[name].Get(ctx, id)
+				cancel()
+				if err == nil && string(rec.Value) == ss.value {
+					break
+				}
+				if !errors.Is(err, ErrUnavailable) || time.Now().After(end) {
+					t.Fatalf("after quiescence, %s reads session %x (%s): %q, %v", name, id[:4], ss.value, rec.Value, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// simView is one node's view of the membership: a Membership for its store.
+type simView struct {
+	s    *sim
+	name string
+	side int // views on different sides do not see each other
+
+	members  map[string]cluster.Member // guarded by s.mu
+	watchers map[chan struct{}]struct{}
+	closed   bool
+}
+
+// catchUp brings the view up to the truth of its side.
+func (v *simView) catchUp() {
+	s := v.s
+	s.mu.Lock()
+	next := make(map[string]cluster.Member)
+	for name, m := range s.truth {
+		if other := s.views[name]; other != nil && other.side == v.side {
+			m.Local = name == v.name
+			next[name] = m
+		}
+	}
+	changed := !maps.EqualFunc(v.members, next, func(a, b cluster.Member) bool {
+		return a.DataAddr == b.DataAddr && a.Started.Equal(b.Started)
+	})
+	v.members = next
+	if changed {
+		v.notifyLocked()
+	}
+	s.mu.Unlock()
+}
+
+func (v *simView) notifyLocked() {
+	for ch := range v.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (v *simView) Members() []cluster.Member {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	return slices.Collect(maps.Values(v.members))
+}
+
+func (v *simView) Watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	ch <- struct{}{}
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	if v.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	v.watchers[ch] = struct{}{}
+	return ch, func() {
+		v.s.mu.Lock()
+		defer v.s.mu.Unlock()
+		if _, ok := v.watchers[ch]; ok {
+			delete(v.watchers, ch)
+			close(ch)
+		}
+	}
+}
+
+// Advertise changes the truth, and this node's own view at once; the others
+// learn of it when theirs catch up.
+func (v *simView) Advertise(addr string, version uint8) error {
+	s := v.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v.closed {
+		return cluster.ErrClosed
+	}
+	m, ok := s.truth[v.name]
+	if !ok {
+		return cluster.ErrClosed
+	}
+	m.DataAddr, m.DataVersion = addr, version
+	s.truth[v.name] = m
+	m.Local = true
+	v.members[v.name] = m
+	v.notifyLocked()
+	return nil
+}
+
+func (v *simView) close() {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	v.closed = true
+	for ch := range v.watchers {
+		close(ch)
+	}
+	clear(v.watchers)
+}
