@@ -112,7 +112,12 @@ func Example_server() {
 		fmt.Fprintf(w, "%s resumed: %v\n", m.Name(), r.TLS.DidResume)
 	})
 	mux.Handle("/debug/sessionmesh/", m.Handler()) // status page, JSON, Prometheus: for operators only
-	srv := &http.Server{Addr: *https, Handler: mux, TLSConfig: m.TLSConfig(nil), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{
+		Addr: *https, Handler: mux, TLSConfig: m.TLSConfig(nil),
+		// A public server: bound what a slow or idle client may hold.
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ListenAndServeTLS("cert.pem", "key.pem") }()
 

@@ -23,6 +23,8 @@ func newMetricsHandler(src Source) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog: slog.NewLogLogger(src.Logger.Handler(), slog.LevelWarn),
+		// A scrape the client abandons is its business, not a warning: a
+		// stranger aborting requests must not write a log line each.
+		ErrorLog: slog.NewLogLogger(src.Logger.Handler(), slog.LevelDebug),
 	})
 }

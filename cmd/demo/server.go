@@ -11,8 +11,13 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/sessionmesh/sessionmesh"
 )
+
+// maxConns bounds a node's HTTPS connections.
+const maxConns = 1000
 
 // Bounds on a node's graceful stop.
 const (
@@ -78,11 +83,15 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 		Handler:   newHandler(opts.name, n.member.Handler()),
 		TLSConfig: n.member.TLSConfig(base),
 		Protocols: &protocols,
-		// A client that never finishes its request headers, or keeps an
-		// idle connection open, is not kept for ever (3,000 idle keep-alive
-		// connections held 95 MB).
+		// What a slow or idle client may hold is bounded: 3,000 idle
+		// keep-alive connections held 95 MB, 20,000 request bodies sent a
+		// byte every 10 s 1.2 GB, and HTTP/2 streams whose client never
+		// reads (a zero window) 900 MB, until these were set.
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       30 * time.Second,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 32},
 		// Handshakes that fail (a browser refusing the self-signed
 		// certificate, openssl hanging up) are routine here.
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
@@ -90,7 +99,9 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 	n.done = make(chan struct{})
 	go func() {
 		defer close(n.done)
-		n.serveErr = n.srv.ServeTLS(n.ln, "", "")
+		// At most maxConns connections at once: beyond, new ones wait in
+		// the kernel's backlog instead of costing memory and descriptors.
+		n.serveErr = n.srv.ServeTLS(netutil.LimitListener(n.ln, maxConns), "", "")
 	}()
 	return n, nil
 }
