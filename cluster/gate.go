@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
@@ -11,8 +10,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/memberlist"
 
 	"github.com/sessionmesh/sessionmesh/internal/rejects"
 )
@@ -24,19 +21,24 @@ import (
 // limit on how many at once (60 strangers' streams took a node from 58 MB to
 // 934 MB), and it logs an error line for every bad packet. At the gate:
 //
-//   - a stream must announce an encrypted message no longer than a limit
-//     that grows with the cluster (maxStream); a longer one is refused
-//     before any of it is read;
-//   - at most maxStreams streams are read at once; more are closed at once;
-//   - a stream must arrive whole within the TCP timeout and decrypt, or it
-//     is closed; only then does memberlist see it (and decrypt it again);
-//   - a packet must decrypt, or it is dropped;
+//   - a packet must decrypt, or it is dropped, before anything is allocated
+//     for it (netTransport reads packets into one reused buffer);
+//   - a stream gets a slot before anything is read from it: members (by
+//     address) have slots of their own, strangers share the rest, at most a
+//     couple each, so that a stranger holding streams open can neither keep
+//     members from pushing and pulling state or pinging over TCP, nor take
+//     every slot alone; with no slot free it is closed at once;
+//   - a stream must send its header (label, type, announced length) within
+//     a second and its message within the TCP timeout;
+//   - the message must be encrypted and announce no more than a cluster of
+//     this size needs (maxStream), or it is refused before it is read;
+//   - only a stream whose message decrypts reaches memberlist, which decrypts
+//     it again; it keeps its slot until memberlist closes it;
 //   - refusals are counted by kind and summed up in the log (package
 //     rejects), not logged one by one.
 //
-// So what a stranger can make a member buffer is at most maxStreams ×
-// maxStream bytes at the gate, plus memberlist's working copies of streams
-// that did authenticate.
+// So what strangers can make a member buffer is at most strangerStreams ×
+// maxStream bytes, and members always have memberStreams slots of their own.
 
 // Wire values of memberlist's protocol (unexported there, stable on the wire).
 const (
@@ -48,10 +50,15 @@ const (
 	tagSize           = 16
 )
 
-// maxStreams bounds the streams the gate reads at once. Members push and
-// pull state with a random member every PushPullInterval, so a member
-// receives about one stream per interval, and a few more while others join.
-const maxStreams = 8
+// Stream slots. Members push and pull state with a random member every
+// PushPullInterval, so a member receives about one stream per interval, and
+// a few more while others join or while UDP probes fail (TCP pings).
+const (
+	memberStreams   = 8 // slots for streams from members' addresses
+	strangerStreams = 8 // slots for everyone else (a node that joins is a stranger until then)
+	perStranger     = 2 // slots one stranger's address may hold at once
+	headerTimeout   = time.Second
+)
 
 // Refusal kinds, as counted in Stats.Rejected and the log.
 const (
@@ -62,42 +69,26 @@ const (
 	rejectStreamPlain    = "gossip_stream_unencrypted"
 	rejectStreamSize     = "gossip_stream_oversized"
 	rejectStreamBusy     = "gossip_stream_too_many"
-	rejectStreamTimedOut = "gossip_stream_incomplete" // not whole within the TCP timeout
+	rejectStreamTimedOut = "gossip_stream_incomplete" // not whole within its deadlines
 )
 
-// gate wraps a transport; see above.
+// gate holds the checks; netTransport and gatedTransport apply them.
 type gate struct {
-	memberlist.NodeAwareTransport
 	label     string
 	aeads     []cipher.AEAD // one per key of the keyring
-	timeout   time.Duration // for a stream to arrive whole
+	timeout   time.Duration // for a stream's message to arrive whole
 	maxStream func() int    // bytes an encrypted stream message may announce
+	isMember  func(ip string) bool
 	rejected  *rejects.Log
 
-	packets chan *memberlist.Packet
-	streams chan net.Conn
-	slots   chan struct{} // one per stream being read or handled
-
-	stop chan struct{}
-	wg   sync.WaitGroup // the gate's goroutines
-
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
+	mu        sync.Mutex // guards the slot counts
+	members   int
+	strangers int
+	bySource  map[string]int // strangers' streams by address
 }
 
-func newGate(inner memberlist.NodeAwareTransport, label string, keys [][]byte, timeout time.Duration, maxStream func() int, rejected *rejects.Log) (*gate, error) {
-	g := &gate{
-		NodeAwareTransport: inner,
-		label:              label,
-		timeout:            timeout,
-		maxStream:          maxStream,
-		rejected:           rejected,
-		packets:            make(chan *memberlist.Packet),
-		streams:            make(chan net.Conn),
-		slots:              make(chan struct{}, maxStreams),
-		stop:               make(chan struct{}),
-		conns:              make(map[net.Conn]struct{}),
-	}
+func newGate(label string, keys [][]byte, timeout time.Duration, maxStream func() int, isMember func(string) bool, rejected *rejects.Log) (*gate, error) {
+	g := &gate{label: label, timeout: timeout, maxStream: maxStream, isMember: isMember, rejected: rejected, bySource: make(map[string]int)}
 	for _, k := range keys {
 		block, err := aes.NewCipher(k)
 		if err != nil {
@@ -109,135 +100,117 @@ func newGate(inner memberlist.NodeAwareTransport, label string, keys [][]byte, t
 		}
 		g.aeads = append(g.aeads, aead)
 	}
-	g.wg.Add(2)
-	go g.forwardPackets()
-	go g.acceptStreams()
 	return g, nil
 }
 
-func (g *gate) PacketCh() <-chan *memberlist.Packet { return g.packets }
-func (g *gate) StreamCh() <-chan net.Conn           { return g.streams }
-
-// Shutdown stops the transport under the gate, then the gate, and waits for
-// the gate's goroutines.
-func (g *gate) Shutdown() error {
-	// The transport first: its listeners may be waiting to hand over a
-	// packet or a stream, which the gate's goroutines take until it is done.
-	// (memberlist reads from the gate until the transport has shut down.)
-	err := g.NodeAwareTransport.Shutdown()
-	close(g.stop)
-	g.mu.Lock()
-	for c := range g.conns {
-		c.Close()
+// packetOK reports whether a packet authenticates, counting it if not.
+// scratch is a buffer the caller reuses, returned grown if need be. A
+// refused packet costs no allocation.
+func (g *gate) packetOK(buf []byte, from net.Addr, scratch []byte) (bool, []byte) {
+	body, label, err := splitLabel(buf)
+	if err != nil || string(label) != g.label { // compared without a copy
+		g.rejected.Add(rejectPacketLabel, from, err)
+		return false, scratch
 	}
-	g.mu.Unlock()
-	g.wg.Wait()
-	return err
+	ok, scratch := g.authentic(body, label, scratch)
+	if !ok {
+		g.rejected.Add(rejectPacket, from, nil)
+	}
+	return ok, scratch
 }
 
-// forwardPackets passes on the packets that authenticate.
-func (g *gate) forwardPackets() {
-	defer g.wg.Done()
-	for {
-		var p *memberlist.Packet
-		select {
-		case p = <-g.NodeAwareTransport.PacketCh():
-		case <-g.stop:
-			return
-		}
-		if kind, err := g.checkPacket(p.Buf); kind != "" {
-			g.rejected.Add(kind, p.From.String(), err)
-			continue
-		}
-		select {
-		case g.packets <- p:
-		case <-g.stop:
-			return
-		}
-	}
-}
+// errLabel is a label header cut short.
+var errLabel = errors.New("truncated label")
 
-// checkPacket returns the refusal kind of a packet, or "".
-func (g *gate) checkPacket(buf []byte) (kind string, err error) {
-	body, label, err := memberlist.RemoveLabelHeaderFromPacket(buf)
-	if err != nil || label != g.label {
-		return rejectPacketLabel, err
+// splitLabel splits a packet into memberlist's label header and the rest
+// (memberlist.RemoveLabelHeaderFromPacket copies the label).
+func splitLabel(buf []byte) (body, label []byte, err error) {
+	if len(buf) == 0 || buf[0] != labelMsg {
+		return buf, nil, nil
 	}
-	if !g.authentic(body, []byte(label)) {
-		return rejectPacket, nil
+	if len(buf) < 2 || len(buf) < 2+int(buf[1]) || buf[1] == 0 {
+		return nil, nil, errLabel
 	}
-	return "", nil
+	return buf[2+int(buf[1]):], buf[2 : 2+int(buf[1])], nil
 }
 
 // authentic reports whether msg, memberlist's [version, nonce, ciphertext,
 // tag], decrypts with one of the keys and additional data ad.
-func (g *gate) authentic(msg, ad []byte) bool {
+func (g *gate) authentic(msg, ad, scratch []byte) (bool, []byte) {
 	if len(msg) < 1+nonceSize+tagSize || msg[0] > encryptVersionMax {
-		return false
+		return false, scratch
 	}
 	nonce, sealed := msg[1:1+nonceSize], msg[1+nonceSize:]
-	var scratch []byte
 	for _, aead := range g.aeads {
-		var err error
-		if scratch, err = aead.Open(scratch[:0], nonce, sealed, ad); err == nil {
-			return true
+		out, err := aead.Open(scratch[:0], nonce, sealed, ad)
+		if err == nil {
+			return true, out
 		}
+		// Open returns nil when it fails: keep the buffer for the next try.
 	}
-	return false
+	return false, scratch
 }
 
-// acceptStreams hands each incoming stream to a goroutine that checks it,
-// while a slot is free; with none free, the stream is refused at once.
-func (g *gate) acceptStreams() {
-	defer g.wg.Done()
-	for {
-		var c net.Conn
-		select {
-		case c = <-g.NodeAwareTransport.StreamCh():
-		case <-g.stop:
-			return
-		}
-		select {
-		case g.slots <- struct{}{}:
-		default:
-			g.rejected.Add(rejectStreamBusy, c.RemoteAddr().String(), nil)
-			c.Close()
-			continue
-		}
-		g.track(c, true)
-		g.wg.Add(1)
-		go g.checkStream(c)
+// acquire takes a stream slot for a connection from c's address, or
+// reports false (and counts the refusal) if none is free.
+func (g *gate) acquire(c net.Conn) (release func(), ok bool) {
+	ip := hostOf(c.RemoteAddr())
+	member := g.isMember(ip)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case member && g.members < memberStreams:
+		g.members++
+		return g.releaser(func() { g.members-- }), true
+	case g.strangers < strangerStreams && g.bySource[ip] < perStranger:
+		g.strangers++
+		g.bySource[ip]++
+		return g.releaser(func() {
+			g.strangers--
+			if g.bySource[ip]--; g.bySource[ip] == 0 {
+				delete(g.bySource, ip)
+			}
+		}), true
+	}
+	g.rejected.Add(rejectStreamBusy, c.RemoteAddr(), nil)
+	return nil, false
+}
+
+// releaser returns a function that gives a slot back, once.
+func (g *gate) releaser(give func()) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			give()
+		})
 	}
 }
 
-// checkStream reads a stream's first message and passes the stream on to
-// memberlist if it authenticates. The stream keeps its slot until memberlist
-// closes it.
-func (g *gate) checkStream(c net.Conn) {
-	defer g.wg.Done()
-	passed := false
-	defer func() {
-		if !passed {
-			g.track(c, false)
-			c.Close()
-			<-g.slots
-		}
-	}()
-	c.SetReadDeadline(time.Now().Add(g.timeout))
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// checkStream reads a stream's first message and returns a connection that
+// replays it for memberlist if it authenticates, or nil, having counted the
+// refusal, if not. release gives the stream's slot back; the returned
+// connection does it when closed.
+func (g *gate) checkStream(c net.Conn, release func()) net.Conn {
 	head, kind, err := g.readMessage(c)
 	if kind != "" {
-		g.rejected.Add(kind, c.RemoteAddr().String(), err)
-		return
+		g.rejected.Add(kind, c.RemoteAddr(), err)
+		return nil
 	}
 	c.SetReadDeadline(time.Time{})
-	select {
-	case g.streams <- &passedConn{Conn: c, r: io.MultiReader(bytes.NewReader(head), c), release: func() {
-		g.track(c, false)
-		<-g.slots
-	}}:
-		passed = true
-	case <-g.stop:
-	}
+	return &passedConn{Conn: c, r: io.MultiReader(&byteReader{b: head}, c), release: release}
 }
 
 // readMessage reads a stream's label header and first message, and returns
@@ -253,6 +226,7 @@ func (g *gate) readMessage(c net.Conn) (head []byte, kind string, err error) {
 		}
 		return nil, rejectStreamLabel, err // closed or cut short within the header
 	}
+	c.SetReadDeadline(time.Now().Add(min(headerTimeout, g.timeout)))
 	// [244, size, label...] (the label header), then [10, length uint32, payload...]
 	hdr := make([]byte, 1, 2+255+5)
 	if _, err := io.ReadFull(c, hdr); err != nil {
@@ -285,6 +259,7 @@ func (g *gate) readMessage(c net.Conn) (head []byte, kind string, err error) {
 	if limit := g.maxStream(); n > uint32(limit) {
 		return nil, rejectStreamSize, fmt.Errorf("a message of %d bytes, over the %d this cluster needs", n, limit)
 	}
+	c.SetReadDeadline(time.Now().Add(g.timeout))
 	head = make([]byte, len(hdr)+int(n))
 	copy(head, hdr)
 	if _, err := io.ReadFull(c, head[len(hdr):]); err != nil {
@@ -292,21 +267,10 @@ func (g *gate) readMessage(c net.Conn) (head []byte, kind string, err error) {
 	}
 	// memberlist authenticates [type, length] and the label with the payload.
 	ad := append(append([]byte(nil), head[start:len(hdr)]...), label...)
-	if !g.authentic(head[len(hdr):], ad) {
+	if ok, _ := g.authentic(head[len(hdr):], ad, nil); !ok {
 		return nil, rejectStream, nil
 	}
 	return head, "", nil
-}
-
-// track adds c to (or removes it from) the streams Shutdown closes.
-func (g *gate) track(c net.Conn, add bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if add {
-		g.conns[c] = struct{}{}
-	} else {
-		delete(g.conns, c)
-	}
 }
 
 // passedConn is a stream that authenticated: it replays what the gate read,
@@ -315,13 +279,25 @@ type passedConn struct {
 	net.Conn
 	r       io.Reader
 	release func()
-	once    sync.Once
 }
 
 func (c *passedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c *passedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.release()
 	return err
+}
+
+// byteReader reads b, then lets it go.
+type byteReader struct{ b []byte }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/internal/rejects"
 )
 
 // stream returns the start of a gossip stream as memberlist sends one: the
@@ -149,49 +153,99 @@ func TestGateRefusesStrangers(t *testing.T) {
 	}
 }
 
-// TestGateBoundsSlowStreams: streams that send their header slowly hold at
-// most maxStreams slots, each for at most the TCP timeout; more are closed
-// at once.
+// TestGateBoundsSlowStreams: strangers that send their header slowly hold at
+// most perStranger slots each and strangerStreams in all, each for at most
+// headerTimeout; more are closed at once; members' streams have slots of
+// their own meanwhile.
 func TestGateBoundsSlowStreams(t *testing.T) {
-	target := startNode(t, "target", NewSecret())
-	var conns []net.Conn
+	secret := NewSecret()
+	target := startNode(t, "target", secret)
+	member := startNode(t, "member", secret)
+	if err := member.Join(ctxFor(t, 10*time.Second), target.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	// Strangers dial from addresses of their own: 127.0.0.0/8 is all loopback.
+	slow := func(ip string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", target.Addr())
+		if err == nil {
+			c.Write([]byte{labelMsg}) // and then nothing
+		}
+		return c, err
+	}
+	refused := func(c net.Conn) bool {
+		c.SetDeadline(time.Now().Add(headerTimeout / 2)) // sooner than the slow ones are cut
+		n, err := c.Read(make([]byte, 1))
+		var ne net.Error // closed: EOF, or a reset for the byte it never read
+		return n == 0 && err != nil && !(errors.As(err, &ne) && ne.Timeout())
+	}
+	var held []net.Conn
 	defer func() {
-		for _, c := range conns {
+		for _, c := range held {
 			c.Close()
 		}
 	}()
-	for range maxStreams {
-		c, err := net.Dial("tcp", target.Addr())
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Write([]byte{labelMsg}) // and then nothing
-		conns = append(conns, c)
-	}
-	waitFor := func(cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("gave up waiting; refusals %v", target.Stats().Rejected)
+	for i := range strangerStreams / perStranger {
+		ip := fmt.Sprintf("127.0.0.%d", 50+i)
+		for range perStranger {
+			c, err := slow(ip)
+			if err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond)
+			held = append(held, c)
+		}
+		if i == 0 { // one more from the same address: over its share
+			c, err := slow(ip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !refused(c) {
+				t.Error("a stranger got more than its share of slots")
+			}
+			c.Close()
 		}
 	}
-	waitFor(func() bool { return len(target.gate.slots) == maxStreams })
-	extra, err := net.Dial("tcp", target.Addr())
+	c, err := slow("127.0.0.99") // every stranger slot is taken
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer extra.Close()
-	extra.SetDeadline(time.Now().Add(10 * time.Second))
-	if n, err := io.Copy(io.Discard, extra); n != 0 || err != nil {
-		t.Errorf("the stream over the limit got %d bytes, %v; want it closed", n, err)
+	if !refused(c) {
+		t.Error("a stranger got a slot beyond the strangers' share")
 	}
-	if got := target.Stats().Rejected[rejectStreamBusy]; got != 1 {
-		t.Errorf("%d streams refused as too many, want 1", got)
+	c.Close()
+	if got := target.Stats().Rejected[rejectStreamBusy]; got != 2 {
+		t.Errorf("%d streams refused as too many, want 2", got)
 	}
-	// The slow ones are cut off after the TCP timeout, freeing their slots.
-	waitFor(func() bool { return target.Stats().Rejected[rejectStreamTimedOut] == maxStreams })
-	waitFor(func() bool { return len(target.gate.slots) == 0 })
+	// A member still pushes and pulls state: a join is one push/pull.
+	if err := member.Join(ctxFor(t, 5*time.Second), target.Addr()); err != nil {
+		t.Errorf("a member's stream while strangers hold their slots: %v", err)
+	}
+	// The slow ones are cut after headerTimeout, freeing their slots.
+	deadline := time.Now().Add(10 * time.Second)
+	for target.Stats().Rejected[rejectStreamTimedOut] < strangerStreams {
+		if time.Now().After(deadline) {
+			t.Fatalf("slow streams not cut: %v", target.Stats().Rejected)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGatePacketsCostNothing: checking and refusing a packet allocates
+// nothing, so a flood of junk costs the checks only.
+func TestGatePacketsCostNothing(t *testing.T) {
+	g, err := newGate("sessionmesh", [][]byte{make([]byte, 32)}, time.Second, func() int { return 1 << 20 }, func(string) bool { return false },
+		rejects.New("gossip", slog.New(slog.DiscardHandler), time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.rejected.Close()
+	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 7946}
+	junk := append([]byte{labelMsg, 11}, "sessionmesh"...)
+	junk = append(junk, make([]byte, 1400)...)
+	junk[len(junk)-1400] = 1 // an encryption version; the rest cannot decrypt
+	scratch := make([]byte, 0, 2048)
+	g.packetOK(junk, from, scratch) // the first refusal of a kind logs
+	if n := testing.AllocsPerRun(1000, func() { _, scratch = g.packetOK(junk, from, scratch) }); n != 0 {
+		t.Errorf("%v allocations per refused packet, want 0", n)
+	}
 }

@@ -171,7 +171,8 @@ func (n *Node) diagnose(err error) error {
 		}
 		c.Close()
 		out = append(out, fmt.Errorf("%s: it accepts connections but does not answer this node's gossip: "+
-			"a member with another secret or label, or not a gossip port (a data or HTTPS port?) (%w)", se.addr, se.err))
+			"a member with another secret or label, one refusing strangers' streams while under attack, "+
+			"or not a gossip port (a data or HTTPS port?) (%w)", se.addr, se.err))
 	}
 	return errors.Join(out...)
 }

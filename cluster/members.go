@@ -21,11 +21,13 @@ type memberSet struct {
 	logger *slog.Logger
 	probe  time.Duration // ProbeInterval
 
-	mu       sync.Mutex // guards everything below; never held while calling memberlist
-	byName   map[string]Member
-	failed   map[string]*failed // members declared dead, to try again
-	acks     map[string]ack     // last answered probe of each member
-	sorted   []Member           // byName's values sorted by name; replaced, never modified
+	mu     sync.Mutex // guards everything below; never held while calling memberlist
+	byName map[string]Member
+	failed map[string]*failed // members declared dead, to try again
+	acks   map[string]ack     // last answered probe of each member
+	sorted []Member           // byName's values sorted by name; replaced, never modified
+	ips    map[string]bool    // the addresses of members, live or failed: their streams are members'
+
 	watchers map[chan struct{}]struct{}
 	closed   bool
 }
@@ -42,6 +44,7 @@ func newMemberSet(self string, logger *slog.Logger, probe time.Duration) *member
 		logger:   logger,
 		probe:    probe,
 		acks:     make(map[string]ack),
+		ips:      make(map[string]bool),
 		byName:   make(map[string]Member),
 		failed:   make(map[string]*failed),
 		watchers: make(map[chan struct{}]struct{}),
@@ -100,8 +103,17 @@ func (s *memberSet) remove(nd *memberlist.Node) {
 
 func (s *memberSet) changedLocked() {
 	ms := make([]Member, 0, len(s.byName))
+	clear(s.ips)
 	for _, m := range s.byName {
 		ms = append(ms, m)
+		if host, _, err := net.SplitHostPort(m.Addr); err == nil && !m.Local {
+			s.ips[host] = true
+		}
+	}
+	for _, f := range s.failed {
+		if host, _, err := net.SplitHostPort(f.addr); err == nil {
+			s.ips[host] = true
+		}
 	}
 	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	s.sorted = ms
@@ -218,4 +230,21 @@ func (s *memberSet) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return max(len(s.byName), 1)
+}
+
+// named sets the node's own name and logger, once they are known; before
+// memberlist starts calling the set.
+func (s *memberSet) named(self string, logger *slog.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.self, s.logger = self, logger
+}
+
+// hasIP reports whether ip is the address of a member, live or lately
+// failed. On one host every member has the same address, and so does every
+// local process: there, it tells nobody apart.
+func (s *memberSet) hasIP(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ips[ip]
 }

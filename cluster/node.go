@@ -36,7 +36,6 @@ type Node struct {
 	mlog     logWriter                   // memberlist's log lines
 	clash    atomic.Pointer[net.UDPAddr] // another process claiming this node's name, as memberlist last reported
 	rejected *rejects.Log                // gossip the gate refused
-	gate     *gate                       // between the network and memberlist: lets only the cluster's gossip in
 	members  *memberSet
 	stop     chan struct{} // closed by Close: ends Join's retries and the reconnect loop
 	done     chan struct{} // closed when the reconnect loop has returned
@@ -93,13 +92,29 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	n.mlog.l.Store(cfg.Logger)
 	mlLogger := log.New(&n.mlog, "", 0)
-	transport := cfg.Transport
-	if transport == nil {
-		nt, err := listen(host, port, mlLogger)
+	// The gate needs the member list (to tell members' streams from
+	// strangers'); the node's name, which the list and the logs carry,
+	// needs the port the listener gets.
+	n.members = newMemberSet("", cfg.Logger, cfg.Timing.ProbeInterval)
+	n.rejected = rejects.New("gossip", cfg.Logger, rejectSummary)
+	defer func() {
+		if err != nil {
+			n.rejected.Close()
+		}
+	}()
+	g, err := newGate(cfg.Label, keys, cfg.Timing.TCPTimeout, n.maxStream, n.members.hasIP, n.rejected)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	var transport memberlist.NodeAwareTransport
+	if cfg.Transport != nil {
+		transport = newGatedTransport(cfg.Transport, g)
+	} else {
+		nt, err := listenGossip(host, port, g)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		transport, port = nt, nt.GetAutoBindPort()
+		transport, port = nt, nt.port()
 	}
 	defer func() {
 		if err != nil && n.ml == nil {
@@ -119,29 +134,22 @@ func New(cfg Config) (n *Node, err error) {
 	n.name = cfg.Name
 	n.logger = cfg.Logger.With("node", cfg.Name)
 	n.mlog.l.Store(n.logger)
+	n.rejected.SetLogger(n.logger)
+	n.members.named(n.name, n.logger) // before memberlist, which calls it, starts
 	if n.peerTLS = cfg.PeerTLS.Clone(); n.peerTLS == nil {
 		if n.peerTLS, err = PeerTLSConfig(cfg.Name, append([][]byte{cfg.Secret}, cfg.OldSecrets...)...); err != nil {
 			return nil, err
 		}
 	}
-	n.members = newMemberSet(n.name, n.logger, cfg.Timing.ProbeInterval)
 	n.meta.Started = n.started
-	n.rejected = rejects.New("gossip", n.logger, rejectSummary)
-	if n.gate, err = newGate(transport, cfg.Label, keys, cfg.Timing.TCPTimeout, n.maxStream, n.rejected); err != nil {
-		n.rejected.Close()
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	transport = n.gate
 
 	mc := n.memberlistConfig(cfg, host, port, transport, mlLogger)
 	if cfg.AdvertiseAddr != "" {
 		if mc.AdvertiseAddr, mc.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
-			n.rejected.Close()
 			return nil, fmt.Errorf("cluster: AdvertiseAddr: %w", err)
 		}
 	}
 	if mc.Keyring, err = memberlist.NewKeyring(keys, keys[0]); err != nil {
-		n.rejected.Close()
 		return nil, fmt.Errorf("cluster: keyring: %w", err)
 	}
 	n.broadcasts = &memberlist.TransmitLimitedQueue{
@@ -150,7 +158,6 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		n.rejected.Close()
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
 	n.ml = ml

@@ -204,6 +204,7 @@ func New(m Membership, cfg Config) (*Store, error) {
 	s.pending.dropped = func() { s.stats.copiesDropped.Add(1) }
 	s.view.Store(&view{self: self, replicas: cfg.Replicas})
 	s.server = peer.NewServer(peer.HandlerFunc(s.servePeer), cfg.TLS, s.logger)
+	s.server.MembersAt(func(ip string) bool { return s.view.Load().ips[ip] })
 
 	changes, stopWatch := m.Watch()
 	s.goroutine(func() {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"maps"
+	"net"
 	"slices"
 	"time"
 
@@ -28,6 +29,7 @@ type view struct {
 	// all reached their owners on ring.
 	from    placement
 	clients map[string]*peer.Client // by member name; remote members on the ring only
+	ips     map[string]bool         // the hosts of those members' data addresses
 }
 
 // maxPast is how many earlier rings reads consult: enough for a member that
@@ -160,6 +162,7 @@ func (s *Store) rebuild(members []cluster.Member) {
 		replicas: s.cfg.Replicas,
 		started:  make(incarnations),
 		clients:  make(map[string]*peer.Client),
+		ips:      make(map[string]bool),
 	}
 	var names []string
 	for _, m := range members {
@@ -179,6 +182,9 @@ func (s *Store) rebuild(members []cluster.Member) {
 			c.Warm()
 		}
 		next.clients[m.Name] = c
+		if host, _, err := net.SplitHostPort(m.DataAddr); err == nil {
+			next.ips[host] = true
+		}
 	}
 	restarted := old.started.restarted(next.started)
 	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names) || len(restarted) > 0

@@ -20,7 +20,7 @@ import (
 // atomic increment (and a map lookup) after the first refusal of a kind.
 type Log struct {
 	what     string // what refuses, for the log lines: "gossip", "data channel"
-	logger   *slog.Logger
+	logger   atomic.Pointer[slog.Logger]
 	interval time.Duration
 
 	mu       sync.Mutex // guards counts' keys and reported
@@ -35,17 +35,23 @@ type Log struct {
 // New returns a Log that sums up every interval on its own goroutine, until Close.
 func New(what string, logger *slog.Logger, interval time.Duration) *Log {
 	l := &Log{
-		what: what, logger: logger, interval: interval,
+		what: what, interval: interval,
 		counts: make(map[string]*atomic.Uint64), reported: make(map[string]uint64),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	l.logger.Store(logger)
 	go l.run()
 	return l
 }
 
-// Add counts one refusal of kind, from the address from (for the first
-// refusal's log line; may be empty), for the reason err (may be nil).
-func (l *Log) Add(kind, from string, err error) {
+// SetLogger replaces the logger, for an owner that learns what to call
+// itself after it has started counting.
+func (l *Log) SetLogger(logger *slog.Logger) { l.logger.Store(logger) }
+
+// Add counts one refusal of kind, from the address from (a net.Addr, a
+// string, or nil; formatted for the first refusal's log line only, so that a
+// flood allocates nothing), for the reason err (may be nil).
+func (l *Log) Add(kind string, from any, err error) {
 	l.mu.Lock()
 	c, ok := l.counts[kind]
 	if !ok {
@@ -54,11 +60,14 @@ func (l *Log) Add(kind, from string, err error) {
 	}
 	l.mu.Unlock()
 	if c.Add(1) == 1 {
-		args := []any{"kind", kind, "from", from}
+		args := []any{"kind", kind}
+		if from != nil && from != "" {
+			args = append(args, "from", fmt.Sprint(from))
+		}
 		if err != nil {
 			args = append(args, "err", err)
 		}
-		l.logger.Warn(fmt.Sprintf("%s refused traffic; further refusals are summed up every %v", l.what, l.interval), args...)
+		l.logger.Load().Warn(fmt.Sprintf("%s refused traffic; further refusals are summed up every %v", l.what, l.interval), args...)
 	}
 }
 
@@ -110,6 +119,6 @@ func (l *Log) summarize() {
 	l.reported = now
 	l.mu.Unlock()
 	if len(args) > 0 {
-		l.logger.Warn(fmt.Sprintf("%s refused traffic in the last %v", l.what, l.interval), args...)
+		l.logger.Load().Warn(fmt.Sprintf("%s refused traffic in the last %v", l.what, l.interval), args...)
 	}
 }

@@ -3,6 +3,7 @@ package peer
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/sessionmesh/sessionmesh/internal/rejects"
 )
@@ -35,27 +34,14 @@ var ErrServerClosed = errors.New("peer: server closed")
 // HandshakeTimeout bounds a new connection's TLS handshake and preamble.
 const HandshakeTimeout = 5 * time.Second
 
-// Admission of new connections. A TLS handshake costs the server a key
-// exchange and a signature before it knows who is calling, so strangers
-// flooding the data port could take the CPU from everything else on the
-// node, gossip probes included (two floods of 10,500 connections got a
-// node declared dead). New connections beyond these bounds are closed at
-// once, before any TLS, and counted. Members keep one connection to each
-// other and reconnect rarely, so the bounds cost them nothing but, during a
-// flood, a retry after their backoff.
-const (
-	maxHandshakes  = 64  // connections admitted and not yet authenticated
-	handshakeRate  = 100 // new connections per second, on average
-	handshakeBurst = 100 // and at once
-	// helloTimeout is how soon a new connection must start its TLS
-	// handshake. A member's client sends its ClientHello as soon as it has
-	// connected; a connection that sends nothing only holds a slot.
-	helloTimeout = time.Second
-)
+// helloTimeout is how soon a new connection must have sent its whole
+// ClientHello. A member's client sends it as soon as it has connected; a
+// connection that dribbles it only holds a place.
+const helloTimeout = time.Second
 
 // Refusal kinds, as counted in Rejected and the log.
 const (
-	rejectBusy      = "peer_connection_over_limit" // beyond maxHandshakes or handshakeRate
+	rejectBusy      = "peer_connection_over_limit" // beyond the admission bounds (see admission)
 	rejectAccept    = "peer_accept_failed"         // the listener failed for a while (no file descriptors left)
 	rejectTLS       = "peer_tls_failed"            // no client certificate, one the cluster did not issue, or not TLS
 	rejectPreamble  = "peer_bad_preamble"          // authenticated, but another protocol or version
@@ -70,8 +56,7 @@ type Server struct {
 	tls          *tls.Config
 	logger       *slog.Logger
 	writeTimeout time.Duration // for each write to a connection; HandshakeTimeout but in tests
-	admit        *rate.Limiter // new connections
-	handshakes   chan struct{} // one per handshake in progress
+	admission    *admission
 	rejected     *rejects.Log
 
 	mu        sync.Mutex // guards listeners, conns and closed
@@ -89,8 +74,7 @@ func NewServer(h Handler, tlsConfig *tls.Config, logger *slog.Logger) *Server {
 	}
 	return &Server{
 		writeTimeout: HandshakeTimeout,
-		admit:        rate.NewLimiter(handshakeRate, handshakeBurst),
-		handshakes:   make(chan struct{}, maxHandshakes),
+		admission:    newAdmission(),
 		rejected:     rejects.New("the data channel", logger, time.Minute),
 		handler:      h,
 		tls:          tlsConfig,
@@ -129,32 +113,25 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		if !s.admitConn(c) {
+		release, ok := s.admission.admit(c.RemoteAddr())
+		if !ok {
+			s.rejected.Add(rejectBusy, c.RemoteAddr(), nil)
+			c.Close()
 			continue
 		}
 		if !s.track(c) {
 			c.Close()
-			<-s.handshakes
+			release()
 			return ErrServerClosed
 		}
-		go s.serveConn(c)
+		go s.serveConn(c, release)
 	}
 }
 
-// admitConn reports whether c may go on to its TLS handshake, taking a
-// handshake slot if so; if not, it closes c and counts it.
-func (s *Server) admitConn(c net.Conn) bool {
-	if s.admit.Allow() {
-		select {
-		case s.handshakes <- struct{}{}:
-			return true
-		default:
-		}
-	}
-	s.rejected.Add(rejectBusy, c.RemoteAddr().String(), nil)
-	c.Close()
-	return false
-}
+// MembersAt tells the server which addresses are members', whose new
+// connections are admitted apart from strangers'. Call it before Serve; isMember
+// is called from Serve's goroutine.
+func (s *Server) MembersAt(isMember func(ip string) bool) { s.admission.isMember = isMember }
 
 // Rejected counts the connections and requests the server refused, by kind.
 func (s *Server) Rejected() map[string]uint64 { return s.rejected.Counts() }
@@ -202,9 +179,19 @@ func (s *Server) Close() error {
 // HandshakeTimeout, and returns the connection ready for requests, or the
 // kind of refusal.
 func (s *Server) handshake(raw net.Conn) (*tls.Conn, *bufio.Reader, string, error) {
-	first := bufio.NewReaderSize(raw, 512)
+	// The ClientHello's record whole within helloTimeout: a 5-byte header
+	// (type 22, version, length), then as many bytes as it says.
+	first := bufio.NewReaderSize(raw, 5+maxHello)
 	raw.SetDeadline(time.Now().Add(helloTimeout))
-	if _, err := first.Peek(1); err != nil {
+	hdr, err := first.Peek(5)
+	if err != nil {
+		return nil, nil, rejectTLS, err
+	}
+	n := int(binary.BigEndian.Uint16(hdr[3:5]))
+	if hdr[0] != 22 || n > maxHello {
+		return nil, nil, rejectTLS, errors.New("not a TLS handshake")
+	}
+	if _, err := first.Peek(5 + n); err != nil {
 		return nil, nil, rejectTLS, err
 	}
 	raw.SetDeadline(time.Now().Add(HandshakeTimeout))
@@ -225,7 +212,7 @@ func (s *Server) handshake(raw net.Conn) (*tls.Conn, *bufio.Reader, string, erro
 	return c, br, "", nil
 }
 
-func (s *Server) serveConn(raw net.Conn) {
+func (s *Server) serveConn(raw net.Conn, admitted func()) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -236,7 +223,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	remote := raw.RemoteAddr().String()
 
 	c, br, kind, err := s.handshake(raw)
-	<-s.handshakes
+	admitted()
 	if kind != "" {
 		s.rejected.Add(kind, remote, err)
 		return
@@ -300,6 +287,10 @@ func (d deadlineWriter) Write(p []byte) (int, error) {
 	d.raw.SetWriteDeadline(time.Now().Add(d.timeout))
 	return d.w.Write(p)
 }
+
+// maxHello is the longest first handshake record a member's client sends
+// (a TLS record carries at most 16 KiB).
+const maxHello = 16 << 10
 
 // readerConn is a connection whose first bytes were read into r.
 type readerConn struct {
