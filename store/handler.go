@@ -34,7 +34,7 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		if err := r.UnmarshalBinary(req.Value); err != nil {
 			return peer.Response{Status: peer.StatusInvalid}
 		}
-		if err := s.putLocal(req.Key, req.Value, r.Expires); err != nil {
+		if err := s.putLocal(req.Key, req.Value, r.Expires, r.Returning); err != nil {
 			return peer.Response{Status: peer.StatusInvalid}
 		}
 		if !s.view.Load().holds(req.Key) {

@@ -41,11 +41,11 @@ func (l *local) stripe(id string) *stripe {
 	return &l.stripes[maphash.String(l.seed, id)&uint64(len(l.stripes)-1)]
 }
 
-func (l *local) put(id string, val []byte, expires, now time.Time) bool {
+func (l *local) put(id string, val []byte, expires, now time.Time, keep bool) bool {
 	st := l.stripe(id)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.s.Put(id, val, expires, now)
+	return st.s.Put(id, val, expires, now, keep)
 }
 
 func (l *local) get(id string, now time.Time) (val []byte, ok, expired bool) {

@@ -21,6 +21,11 @@ type Record struct {
 	Created time.Time
 	// Expires is when the store drops the record.
 	Expires time.Time
+	// Returning marks the session of a client that came back (it resumed a
+	// session to get this one). When memory runs short, the records of
+	// clients that never came back go first: they are the cheapest to lose,
+	// and what a flood of handshakes from strangers is made of.
+	Returning bool
 }
 
 // Limits on a record.
@@ -33,9 +38,14 @@ const (
 )
 
 // recordVersion is the layout version. A record is a msgpack array:
-// [version, value, serverName, created, expires]. Later versions may append
-// fields; older readers skip them.
+// [version, value, serverName, created, expires, flags]. Later versions may
+// append fields; older readers skip them (a reader of version 1 records,
+// which had no flags, skips the flags: a returning session is an ordinary
+// one to it).
 const recordVersion = 1
+
+// Record flags.
+const flagReturning = 1
 
 // MarshalBinary encodes r as msgpack.
 func (r *Record) MarshalBinary() ([]byte, error) {
@@ -48,12 +58,17 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(r.Value) + len(r.ServerName) + 40)
 	enc := msgpack.NewEncoder(&buf)
-	_ = enc.EncodeArrayLen(5) // writes to a bytes.Buffer cannot fail
+	var flags uint8
+	if r.Returning {
+		flags |= flagReturning
+	}
+	_ = enc.EncodeArrayLen(6) // writes to a bytes.Buffer cannot fail
 	_ = enc.EncodeUint8(recordVersion)
 	_ = enc.EncodeBytes(r.Value)
 	_ = enc.EncodeString(r.ServerName)
 	_ = enc.EncodeTime(r.Created)
 	_ = enc.EncodeTime(r.Expires)
+	_ = enc.EncodeUint8(flags)
 	return buf.Bytes(), nil
 }
 
@@ -68,6 +83,9 @@ func (r *Record) UnmarshalBinary(b []byte) error {
 		ServerName: rd.String(MaxServerName),
 		Created:    rd.Time(),
 		Expires:    rd.Time(),
+	}
+	if rd.Optional() {
+		rec.Returning = rd.Uint8()&flagReturning != 0
 	}
 	if err := rd.Close(); err != nil || v < recordVersion {
 		return ErrCorrupt

@@ -12,6 +12,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		ServerName: "a.example",
 		Created:    time.Unix(1764158400, 0),
 		Expires:    time.Unix(1764244800, 123),
+		Returning:  true,
 	}
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -23,10 +24,16 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Value, r.Value) || got.ServerName != r.ServerName ||
-		!got.Created.Equal(r.Created) || !got.Expires.Equal(r.Expires) {
+		!got.Created.Equal(r.Created) || !got.Expires.Equal(r.Expires) || !got.Returning {
 		t.Errorf("round trip: %+v, want %+v", got, r)
 	}
-	b[len(b)-1] ^= 0xff // corrupt the expiry's last byte: still well-formed
+	// A record from a member that wrote no flags (the first layout, five
+	// fields) decodes as an ordinary session.
+	old := append([]byte{0x95}, b[1:len(b)-2]...) // the flags are the last two bytes: 0xcc 0x01
+	if err := got.UnmarshalBinary(old); err != nil || got.Returning || !got.Expires.Equal(r.Expires) {
+		t.Errorf("a five-field record: %+v, %v", got, err)
+	}
+	b[len(b)-3] ^= 0xff // corrupt the expiry's last byte: still well-formed
 	b = append(b, 0)    // a trailing byte is not
 	if err := got.UnmarshalBinary(b); err == nil {
 		t.Error("accepted a record with a trailing byte")
@@ -53,7 +60,7 @@ func FuzzRecord(f *testing.F) {
 		}
 		var r2 Record
 		if err := r2.UnmarshalBinary(b2); err != nil || !bytes.Equal(r2.Value, r.Value) ||
-			r2.ServerName != r.ServerName || !r2.Created.Equal(r.Created) || !r2.Expires.Equal(r.Expires) {
+			r2.ServerName != r.ServerName || !r2.Created.Equal(r.Created) || !r2.Expires.Equal(r.Expires) || r2.Returning != r.Returning {
 			t.Fatalf("re-encoded record differs: %+v vs %+v (%v)", r2, r, err)
 		}
 	})

@@ -239,7 +239,7 @@ func TestSlowOwner(t *testing.T) {
 	r := a.view.Load().ring
 	for id = randomID(); !slices.Equal(r.Owners(id, 2), []string{"slow", "node-0"}); id = randomID() {
 	}
-	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour))
+	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour), false)
 
 	// The slow member answers after 1s, beyond the lookup's deadline: the
 	// Get succeeds only if the slow member got just its share of the time
@@ -503,7 +503,7 @@ func TestSharedLookupOwnDeadline(t *testing.T) {
 	r := b.view.Load().ring
 	for id = randomID(); !slices.Equal(r.Owners(id, 2), []string{"silent", "node-0"}); id = randomID() {
 	}
-	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour))
+	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour), false)
 
 	// The short Get is cut off while it waits for the silent owner, after
 	// the long one has joined its lookup.

@@ -288,7 +288,7 @@ func (s *Store) Put(ctx context.Context, id string, r Record) error {
 	v := s.view.Load()
 	owners := v.placement(id)
 	if v.holds(id) {
-		err := s.putLocal(id, val, r.Expires)
+		err := s.putLocal(id, val, r.Expires, r.Returning)
 		s.copy(id, val, others(owners, s.self), &s.stats.replicated)
 		return err
 	}
@@ -309,11 +309,11 @@ func (s *Store) Put(ctx context.Context, id string, r Record) error {
 	}
 	s.logger.Debug("no owner took the record; keeping it here")
 	s.copy(id, val, others(owners, s.self), &s.stats.replicated)
-	return s.putLocal(id, val, r.Expires)
+	return s.putLocal(id, val, r.Expires, r.Returning)
 }
 
-func (s *Store) putLocal(id string, val []byte, expires time.Time) error {
-	if !s.mem.put(id, val, expires, s.cfg.Now()) {
+func (s *Store) putLocal(id string, val []byte, expires time.Time, keep bool) error {
+	if !s.mem.put(id, val, expires, s.cfg.Now(), keep) {
 		return fmt.Errorf("store: record of %d bytes does not fit in %d", len(val), s.cfg.MaxBytes)
 	}
 	s.stats.localPuts.Add(1)

@@ -129,7 +129,10 @@ func (c *Cache) WrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 		return []byte(id), nil
 	}
 	now := c.now()
-	r := store.Record{Value: value, ServerName: cs.ServerName, Created: now, Expires: now.Add(c.ttl)}
+	// A client that resumed has come back: its session outlasts those of
+	// clients that never did when memory runs short (a flood of full
+	// handshakes from strangers cannot push it out).
+	r := store.Record{Value: value, ServerName: cs.ServerName, Created: now, Expires: now.Add(c.ttl), Returning: cs.DidResume}
 	ctx, cancel := context.WithTimeout(context.Background(), c.lookup)
 	defer cancel()
 	if err := c.store.Put(ctx, id, r); err != nil {

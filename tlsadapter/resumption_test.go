@@ -153,6 +153,40 @@ func TestEvictionAtBudget(t *testing.T) {
 	}
 }
 
+// TestReturningOutlastFlood: a flood of full handshakes from clients that
+// never come back, many times the memory budget, pushes out none of the
+// sessions of clients that did come back (resumed once): those are evicted
+// only by each other.
+func TestReturningOutlastFlood(t *testing.T) {
+	c := testcluster.Start(t, 1, testcluster.Options{
+		// Room for about 40 TLS 1.3 sessions.
+		Store: func(sc *store.Config) { sc.MaxBytes = 40 * store.Cost(store.IDLen, 100) },
+	})
+	addr := c.Nodes[0].Addr
+	var regulars []*testcluster.Client
+	for range 10 {
+		cl := c.Client(tls.VersionTLS13, "a.example")
+		cl.Connect(addr) // first visit
+		if resumed, err := cl.Connect(addr); err != nil || !resumed { // it comes back
+			t.Fatalf("second visit: resumed=%v err=%v", resumed, err)
+		}
+		regulars = append(regulars, cl)
+	}
+	for range 400 { // strangers: a full handshake each, never again
+		if _, err := c.Client(tls.VersionTLS13, "a.example").Connect(addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Nodes[0].Store.Stats(); st.Evictions < 300 || st.Bytes > st.MaxBytes {
+		t.Fatalf("the flood evicted %d records, %d of %d bytes held", st.Evictions, st.Bytes, st.MaxBytes)
+	}
+	for i, cl := range regulars {
+		if resumed, err := cl.Connect(addr); err != nil || !resumed {
+			t.Errorf("returning client %d after the flood: resumed=%v err=%v", i, resumed, err)
+		}
+	}
+}
+
 // TestStoppedNode: sessions held only by a node that stopped (one copy of
 // each) cost a full handshake, never a failed one; the others still resume.
 // (With replicas, the default, they survive: see internal/faulttest.)

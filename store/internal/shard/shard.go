@@ -1,7 +1,10 @@
 // Package shard is the local part of the session store: a map from key to
 // value in which every entry has an expiry time, and the whole holds at most a
 // byte budget. When a new entry does not fit, expired entries go first, then
-// the least recently used.
+// the least recently used of the ordinary ones, and only then the least
+// recently used of the kept ones (Put's keep): a segmented LRU, so that a
+// flood of entries nobody will ask for again cannot push out those that
+// matter.
 //
 // A Shard has no goroutines and no clock: the caller passes the time to every
 // call and holds a lock around it (see store). The budget counts what entries
@@ -24,7 +27,7 @@ type Shard struct {
 	budget int64
 	used   int64
 	items  map[string]*entry
-	lru    entry      // sentinel of a circular list; lru.next is the most recently used
+	lru    [2]entry   // sentinels of circular lists, ordinary [0] and kept [1]; next is the most recently used
 	expiry expiryHeap // entries by expiry time, soonest first
 
 	// Counters since New.
@@ -37,6 +40,7 @@ type entry struct {
 	value      []byte
 	expires    int64  // unix nanoseconds
 	cost       int64  // Cost(key, value), cached
+	kept       bool   // in the kept list: evicted only when no ordinary entry is left
 	prev, next *entry // LRU list
 	index      int    // position in the expiry heap
 }
@@ -44,16 +48,20 @@ type entry struct {
 // New returns an empty shard that holds at most budget bytes (see Cost).
 func New(budget int64) *Shard {
 	s := &Shard{budget: budget, items: make(map[string]*entry)}
-	s.lru.prev, s.lru.next = &s.lru, &s.lru
+	for i := range s.lru {
+		s.lru[i].prev, s.lru[i].next = &s.lru[i], &s.lru[i]
+	}
 	return s
 }
 
 // Put stores value under key until expires, replacing any entry with the same
-// key, and makes room by dropping expired entries and then the least recently
-// used. It reports false, storing nothing, if the entry alone exceeds the
-// budget or has already expired. The shard keeps value; the caller must not
-// change it afterwards.
-func (s *Shard) Put(key string, value []byte, expires, now time.Time) bool {
+// key, and makes room by dropping expired entries, then the least recently
+// used ordinary ones, then the least recently used kept ones. A kept entry
+// (keep) is one worth more than the others: in the store, the session of a
+// client that came back. Put reports false, storing nothing, if the entry
+// alone exceeds the budget or has already expired. The shard keeps value;
+// the caller must not change it afterwards.
+func (s *Shard) Put(key string, value []byte, expires, now time.Time, keep bool) bool {
 	cost := Cost(len(key), len(value))
 	exp := expires.UnixNano()
 	if cost > s.budget || exp <= now.UnixNano() {
@@ -64,10 +72,12 @@ func (s *Shard) Put(key string, value []byte, expires, now time.Time) bool {
 		s.used += cost - e.cost
 		e.value, e.cost, e.expires = value, cost, exp
 		heap.Fix(&s.expiry, e.index)
-		s.touch(e)
+		e.prev.next, e.next.prev = e.next, e.prev
+		e.kept = e.kept || keep
+		s.pushFront(e)
 	} else {
 		// Clone the key: it may point into a larger buffer we must not retain.
-		e := &entry{key: strings.Clone(key), value: value, expires: exp, cost: cost}
+		e := &entry{key: strings.Clone(key), value: value, expires: exp, cost: cost, kept: keep}
 		s.items[e.key] = e
 		s.used += cost
 		heap.Push(&s.expiry, e)
@@ -131,12 +141,15 @@ func (s *Shard) Expire(now time.Time) int {
 	return n
 }
 
-// Range calls fn for each valid entry, most recently used first, until fn
-// returns false. It does not change recency. fn must not modify the shard.
+// Range calls fn for each valid entry, the kept ones first, most recently
+// used first, until fn returns false. It does not change recency. fn must not
+// modify the shard.
 func (s *Shard) Range(now time.Time, fn func(key string, value []byte, expires time.Time) bool) {
-	for e := s.lru.next; e != &s.lru; e = e.next {
-		if e.expires > now.UnixNano() && !fn(e.key, e.value, time.Unix(0, e.expires)) {
-			return
+	for _, i := range []int{1, 0} {
+		for e := s.lru[i].next; e != &s.lru[i]; e = e.next {
+			if e.expires > now.UnixNano() && !fn(e.key, e.value, time.Unix(0, e.expires)) {
+				return
+			}
 		}
 	}
 }
@@ -151,14 +164,19 @@ func (s *Shard) Bytes() int64 { return s.used }
 func (s *Shard) Budget() int64 { return s.budget }
 
 // shrink drops entries until the shard fits its budget: expired ones first,
-// because they are worthless, then the least recently used.
+// because they are worthless, then the least recently used ordinary ones,
+// then the least recently used kept ones.
 func (s *Shard) shrink(now time.Time) {
 	for s.used > s.budget && len(s.expiry) > 0 && s.expiry[0].expires <= now.UnixNano() {
 		s.remove(s.expiry[0])
 		s.Expirations++
 	}
 	for s.used > s.budget {
-		s.remove(s.lru.prev)
+		list := &s.lru[0]
+		if list.prev == list {
+			list = &s.lru[1]
+		}
+		s.remove(list.prev)
 		s.Evictions++
 	}
 }
@@ -172,15 +190,16 @@ func (s *Shard) remove(e *entry) {
 }
 
 func (s *Shard) pushFront(e *entry) {
-	e.prev, e.next = &s.lru, s.lru.next
-	s.lru.next.prev = e
-	s.lru.next = e
+	list := &s.lru[0]
+	if e.kept {
+		list = &s.lru[1]
+	}
+	e.prev, e.next = list, list.next
+	list.next.prev = e
+	list.next = e
 }
 
 func (s *Shard) touch(e *entry) {
-	if s.lru.next == e {
-		return
-	}
 	e.prev.next, e.next.prev = e.next, e.prev
 	s.pushFront(e)
 }

@@ -20,13 +20,13 @@ func keys(s *Shard) []string {
 
 func TestPutGetDelete(t *testing.T) {
 	s := New(1 << 20)
-	if !s.Put("a", []byte("1"), at(time.Hour), t0) {
+	if !s.Put("a", []byte("1"), at(time.Hour), t0, false) {
 		t.Fatal("Put failed")
 	}
 	if v, ok, _ := s.Get("a", t0); !ok || string(v) != "1" {
 		t.Fatalf("Get = %q, %v", v, ok)
 	}
-	s.Put("a", []byte("22"), at(time.Hour), t0)
+	s.Put("a", []byte("22"), at(time.Hour), t0, false)
 	if v, _, _ := s.Get("a", t0); string(v) != "22" {
 		t.Fatalf("Get after replace = %q", v)
 	}
@@ -43,9 +43,9 @@ func TestPutGetDelete(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	s := New(1 << 20)
-	s.Put("short", []byte("x"), at(time.Minute), t0)
-	s.Put("long", []byte("x"), at(time.Hour), t0)
-	if s.Put("past", []byte("x"), at(-time.Second), t0) {
+	s.Put("short", []byte("x"), at(time.Minute), t0, false)
+	s.Put("long", []byte("x"), at(time.Hour), t0, false)
+	if s.Put("past", []byte("x"), at(-time.Second), t0, false) {
 		t.Error("stored an entry that had already expired")
 	}
 	if _, ok, _ := s.Get("short", at(time.Minute-1)); !ok {
@@ -71,10 +71,10 @@ func TestLRUEviction(t *testing.T) {
 	per := Cost(1, 10)
 	s := New(3 * per)
 	for _, k := range []string{"a", "b", "c"} {
-		s.Put(k, make([]byte, 10), at(time.Hour), t0)
+		s.Put(k, make([]byte, 10), at(time.Hour), t0, false)
 	}
 	s.Get("a", t0) // a is now the most recent; b the least
-	s.Put("d", make([]byte, 10), at(time.Hour), t0)
+	s.Put("d", make([]byte, 10), at(time.Hour), t0, false)
 	if got, want := keys(s), []string{"d", "a", "c"}; !slices.Equal(got, want) {
 		t.Errorf("keys = %v, want %v", got, want)
 	}
@@ -88,12 +88,12 @@ func TestLRUEviction(t *testing.T) {
 func TestExpiredGoFirst(t *testing.T) {
 	per := Cost(1, 10)
 	s := New(3 * per)
-	s.Put("old", make([]byte, 10), at(time.Hour), t0)
-	s.Put("dying", make([]byte, 10), at(time.Minute), t0)
-	s.Put("new", make([]byte, 10), at(time.Hour), t0)
+	s.Put("old", make([]byte, 10), at(time.Hour), t0, false)
+	s.Put("dying", make([]byte, 10), at(time.Minute), t0, false)
+	s.Put("new", make([]byte, 10), at(time.Hour), t0, false)
 	s.Get("dying", t0)
 	now := at(2 * time.Minute)
-	s.Put("next", make([]byte, 10), at(time.Hour), now)
+	s.Put("next", make([]byte, 10), at(time.Hour), now, false)
 	var got []string
 	s.Range(now, func(k string, _ []byte, _ time.Time) bool { got = append(got, k); return true })
 	if want := []string{"next", "new", "old"}; !slices.Equal(got, want) {
@@ -106,8 +106,8 @@ func TestExpiredGoFirst(t *testing.T) {
 
 func TestTooLargeIsRefused(t *testing.T) {
 	s := New(1000)
-	s.Put("a", make([]byte, 10), at(time.Hour), t0)
-	if s.Put("b", make([]byte, 2000), at(time.Hour), t0) {
+	s.Put("a", make([]byte, 10), at(time.Hour), t0, false)
+	if s.Put("b", make([]byte, 2000), at(time.Hour), t0, false) {
 		t.Fatal("stored an entry larger than the budget")
 	}
 	if s.Len() != 1 {
@@ -115,7 +115,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 	}
 	// Replacing a key with a too-large value drops the old value rather than
 	// serving it stale.
-	s.Put("a", make([]byte, 2000), at(time.Hour), t0)
+	s.Put("a", make([]byte, 2000), at(time.Hour), t0, false)
 	if _, ok, _ := s.Get("a", t0); ok {
 		t.Error("old value still served after a refused replacement")
 	}
@@ -125,7 +125,7 @@ func TestTooLargeIsRefused(t *testing.T) {
 func TestBudgetUnderFlood(t *testing.T) {
 	s := New(100 * Cost(32, 100))
 	for i := range 10_000 {
-		s.Put(fmt.Sprintf("%032d", i), make([]byte, 100), at(time.Hour), t0)
+		s.Put(fmt.Sprintf("%032d", i), make([]byte, 100), at(time.Hour), t0, false)
 		if s.Bytes() > s.Budget() {
 			t.Fatalf("after %d puts: %d bytes of %d", i, s.Bytes(), s.Budget())
 		}
@@ -138,7 +138,7 @@ func TestBudgetUnderFlood(t *testing.T) {
 func TestRangeStops(t *testing.T) {
 	s := New(1 << 20)
 	for _, k := range []string{"a", "b", "c"} {
-		s.Put(k, nil, at(time.Hour), t0)
+		s.Put(k, nil, at(time.Hour), t0, false)
 	}
 	n := 0
 	s.Range(t0, func(string, []byte, time.Time) bool { n++; return false })
@@ -162,7 +162,7 @@ func TestCostMatchesHeap(t *testing.T) {
 	before := heapInUse()
 	s := New(1 << 40)
 	for i := range n {
-		s.Put(keys[i], values[i], at(time.Hour), t0)
+		s.Put(keys[i], values[i], at(time.Hour), t0, false)
 	}
 	after := heapInUse()
 	runtime.KeepAlive(s)
@@ -194,7 +194,41 @@ func BenchmarkPutGet(b *testing.B) {
 	v := make([]byte, 91)
 	for i := 0; b.Loop(); i++ {
 		k := ks[i%len(ks)]
-		s.Put(k, v, at(time.Hour), t0)
+		s.Put(k, v, at(time.Hour), t0, false)
 		s.Get(k, t0)
+	}
+}
+
+// TestKeptOutlastAFlood: kept entries (clients that came back) survive any
+// number of ordinary ones (first visits, or a flood of handshakes), which
+// evict each other; only when nothing ordinary is left do kept ones go,
+// least recently used first.
+func TestKeptOutlastAFlood(t *testing.T) {
+	per := Cost(1, 1)
+	s := New(10 * per)
+	for i := range 4 {
+		s.Put(fmt.Sprint("k", i), []byte("v"), at(time.Hour), t0, true)
+	}
+	for i := range 1000 {
+		s.Put(fmt.Sprint(i%10), []byte("v"), at(time.Hour), t0, false) // keys of one byte: the same cost
+		s.Put(fmt.Sprintf("%c", 'a'+i%26), []byte("v"), at(time.Hour), t0, false)
+	}
+	for i := range 4 {
+		if _, ok, _ := s.Get(fmt.Sprint("k", i), t0); !ok {
+			t.Errorf("kept entry k%d evicted by ordinary ones", i)
+		}
+	}
+	if s.Bytes() > s.Budget() {
+		t.Errorf("%d bytes over the budget of %d", s.Bytes(), s.Budget())
+	}
+	// Only kept ones: they go least recently used first.
+	s = New(3 * per)
+	for _, k := range []string{"a", "b", "c"} {
+		s.Put(k, []byte("v"), at(time.Hour), t0, true)
+	}
+	s.Get("a", t0)
+	s.Put("d", []byte("v"), at(time.Hour), t0, true)
+	if got := keys(s); !slices.Equal(got, []string{"d", "a", "c"}) {
+		t.Errorf("kept entries %v, want [d a c]: b was the least recently used", got)
 	}
 }
