@@ -166,7 +166,7 @@ func TestReturningOutlastFlood(t *testing.T) {
 	var regulars []*testcluster.Client
 	for range 10 {
 		cl := c.Client(tls.VersionTLS13, "a.example")
-		cl.Connect(addr) // first visit
+		cl.Connect(addr)                                              // first visit
 		if resumed, err := cl.Connect(addr); err != nil || !resumed { // it comes back
 			t.Fatalf("second visit: resumed=%v err=%v", resumed, err)
 		}
