@@ -203,15 +203,13 @@ func (s *sim) startNode(name string) {
 // them over.
 func (s *sim) stop(name string, graceful bool) {
 	st := s.stores[name]
+	var leaveErr error
+	alone := st.Stats().RingNodes <= 1 // as far as it knows: nobody to hand over to
 	if graceful {
-		alone := st.Stats().RingNodes <= 1 // as far as it knows: nobody to hand over to
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := st.Leave(ctx)
+		leaveErr = st.Leave(ctx)
 		cancel()
-		s.t.Logf("leave %s: %v", name, err)
-		s.markLost(name, "its only holder left", err == nil && !alone)
-	} else {
-		s.markLost(name, "every holder crashed", false)
+		s.t.Logf("leave %s: %v", name, leaveErr)
 	}
 	st.Close()
 	delete(s.stores, name)
@@ -221,21 +219,23 @@ func (s *sim) stop(name string, graceful bool) {
 	delete(s.views, name)
 	s.mu.Unlock()
 	v.close()
-}
-
-// markLost marks the sessions that only name holds as lost, or, if
-// mustKeep, fails: a Leave that returned nil must have handed them over.
-func (s *sim) markLost(name, why string, mustKeep bool) {
+	// What it held when it stopped is in its memory still (nothing runs
+	// there now): a session nobody else holds went with it. Looked at after
+	// Close, not before: records were still moving until then.
 	for id, ss := range s.sessions {
-		if ss.lost != "" {
+		if ss.lost != "" || len(s.holders(id)) > 0 {
 			continue
 		}
-		holders := s.holders(id)
-		if len(holders) == 1 && holders[0] == name {
-			if mustKeep {
-				s.t.Fatalf("%s left without an error, but session %x is held by nobody else", name, id[:4])
-			}
-			ss.lost = why
+		if _, _, ok := st.mem.peek(id, s.clock.Now()); !ok {
+			continue // not its loss: check will say so
+		}
+		switch {
+		case !graceful:
+			ss.lost = "every holder crashed"
+		case leaveErr == nil && !alone:
+			s.t.Fatalf("%s left without an error, but session %x (%s) is held by nobody else", name, id[:4], ss.value)
+		default:
+			ss.lost = "its only holder left, saying it could not hand it over"
 		}
 	}
 }
