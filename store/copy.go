@@ -27,6 +27,7 @@ const (
 )
 
 type copyTask struct {
+	sp      *space
 	id      string
 	val     []byte
 	to      []string // member names
@@ -37,16 +38,16 @@ type copyTask struct {
 // record sent in counter. It never blocks: when the queue is full the copy
 // goes to the retries instead (or, if they are full too, is dropped and
 // counted).
-func (s *Store) copy(id string, val []byte, to []string, counter *atomic.Uint64) {
+func (s *Store) copy(sp *space, id string, val []byte, to []string, counter *atomic.Uint64) {
 	if len(to) == 0 {
 		return
 	}
 	s.stats.copiesPending.Add(1)
 	select {
-	case s.copies <- copyTask{id, val, to, counter}:
+	case s.copies <- copyTask{sp, id, val, to, counter}:
 	default:
 		s.stats.copiesPending.Add(-1)
-		s.pending.add(id, to, false, s.cfg.retryBase)
+		s.pending.add(sp, id, to, false, s.cfg.retryBase)
 	}
 }
 
@@ -58,17 +59,18 @@ func (s *Store) copier() {
 		case <-s.stop:
 			return
 		case t := <-s.copies:
-			if failed := s.send(t.id, t.val, t.to, t.counter); len(failed) > 0 {
-				s.pending.add(t.id, failed, false, s.cfg.retryBase)
+			if failed := s.send(t.sp, t.id, t.val, t.to, t.counter); len(failed) > 0 {
+				s.pending.add(t.sp, t.id, failed, false, s.cfg.retryBase)
 			}
 			s.stats.copiesPending.Add(-1)
 		}
 	}
 }
 
-// send stores val under id on each member in to, and returns those that did
-// not take it. A member no longer on the ring did not.
-func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64) (failed []string) {
+// send stores val under id in space sp on each member in to, and returns
+// those that did not take it. A member no longer on the ring did not; one
+// that holds a newer copy (web sessions) did, in effect.
+func (s *Store) send(sp *space, id string, val []byte, to []string, counter *atomic.Uint64) (failed []string) {
 	v := s.view.Load()
 	for _, name := range to {
 		c := v.clients[name]
@@ -77,12 +79,16 @@ func (s *Store) send(id string, val []byte, to []string, counter *atomic.Uint64)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, copyTimeout)
-		resp, err := c.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val})
+		resp, err := c.Do(ctx, &peer.Request{Op: sp.putOp, Key: id, Value: val, Ring: v.id})
 		cancel()
-		if err != nil || resp.Status != peer.StatusOK {
+		if err != nil || (resp.Status != peer.StatusOK && resp.Status != peer.StatusNewer) {
 			s.stats.copyErrors.Add(1)
 			failed = append(failed, name)
 			continue
+		}
+		if resp.Status == peer.StatusNewer && v.holds(id) {
+			// Its copy is newer than ours (a write we missed): take it.
+			s.store(sp, id, resp.Value)
 		}
 		counter.Add(1)
 	}
@@ -113,9 +119,18 @@ func (s *Store) rebalancer() {
 		ctx, cancel := s.untilRingChanges(v.ring)
 		start := time.Now()
 		limit := rate.NewLimiter(rate.Limit(s.cfg.RebalanceRate), s.cfg.RebalanceRate/10+1)
-		res, err := s.move(ctx, v.placedBy(), v.ring, limit, &s.stats.rebalanced, func(id string, failed []string, drop bool) {
-			s.pending.add(id, failed, drop, s.cfg.retryBase)
-		})
+		var res moved
+		var err error
+		for _, sp := range []*space{s.tls, s.web} {
+			var r moved
+			r, err = s.move(ctx, sp, v.placedBy(), v.ring, v.gone, limit, &s.stats.rebalanced, func(id string, failed []string, drop bool) {
+				s.pending.add(sp, id, failed, drop, s.cfg.retryBase)
+			})
+			res.add(r)
+			if err != nil {
+				break
+			}
+		}
 		cancel()
 		if err == nil {
 			s.settle(v.ring)
@@ -158,13 +173,22 @@ type moved struct {
 	kept    int // records kept because a new owner did not take them
 }
 
-// move sends each local record to the owners on ring to that may lack it,
+func (m *moved) add(o moved) {
+	m.records += o.records
+	m.placed += o.placed
+	m.sent += o.sent
+	m.kept += o.kept
+}
+
+// move sends each record of space sp to the owners on ring to that may lack it,
 // at most as fast as limit allows, counting each copy in counter.
 //
 // A record this node still holds on to goes to the owners on to that were
 // not owners on every ring in placed (the rings by which this node may have
 // placed records since its last settled ring): an owner that was one all
-// along has had it all along; any other may not, whether the record was
+// along has had it all along, unless a copy to it failed and the member
+// that was to retry it is gone (one of its owners left or restarted: then
+// it goes to every owner); any other may not have it, whether the record was
 // written under an intermediate ring or the owner is new. A record this
 // node no longer holds goes to every owner on to, and is dropped only once
 // they all have it, so that no guess about who holds what can lose it.
@@ -172,7 +196,7 @@ type moved struct {
 // A record some owner did not take is passed to failed, with those owners
 // and whether it is to be dropped once they take it; the record stays here
 // meanwhile. move returns what it did, and ctx's error if it stopped early.
-func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, limit *rate.Limiter, counter *atomic.Uint64,
+func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ring.Ring, gone map[string]bool, limit *rate.Limiter, counter *atomic.Uint64,
 	failed func(id string, owners []string, drop bool)) (moved, error) {
 	replicas := s.cfg.Replicas
 	var sent, kept, done atomic.Int64
@@ -181,7 +205,7 @@ func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, li
 	for range copyWorkers {
 		wg.Go(func() {
 			for id := range work {
-				val, _, ok := s.mem.peek(id, s.cfg.Now())
+				val, _, ok := sp.mem.peek(id, s.cfg.Now())
 				if !ok {
 					done.Add(1) // expired or evicted meanwhile: nothing to move
 					continue
@@ -189,11 +213,13 @@ func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, li
 				owners := to.Owners(id, replicas)
 				stays := slices.Contains(owners, s.self)
 				targets := owners
-				if stays {
+				if stays && !ownedByGone(placed, to, gone, id, replicas) {
 					targets = others(newHolders(placed, owners, id, replicas), s.self)
+				} else if stays {
+					targets = others(owners, s.self)
 				}
 				if len(targets) > 0 {
-					if f := s.send(id, val, targets, counter); len(f) > 0 {
+					if f := s.send(sp, id, val, targets, counter); len(f) > 0 {
 						kept.Add(1)
 						failed(id, f, !stays)
 						continue
@@ -202,13 +228,13 @@ func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, li
 				sent.Add(int64(len(targets)))
 				done.Add(1)
 				if !stays {
-					s.mem.delete(id)
+					sp.mem.deleteIf(id, val)
 				}
 			}
 		})
 	}
 	var err error
-	keys := s.mem.keys()
+	keys := sp.mem.keys()
 	for _, id := range keys {
 		if err = limit.Wait(ctx); err != nil {
 			break
@@ -218,6 +244,20 @@ func (s *Store) move(ctx context.Context, placed []*ring.Ring, to *ring.Ring, li
 	close(work)
 	wg.Wait()
 	return moved{records: len(keys), placed: int(done.Load()), sent: int(sent.Load()), kept: int(kept.Load())}, err
+}
+
+// ownedByGone reports whether a member in gone owned id on a ring of placed
+// (one that left) or on to (one that restarted under the same name).
+func ownedByGone(placed []*ring.Ring, to *ring.Ring, gone map[string]bool, id string, replicas int) bool {
+	if len(gone) == 0 {
+		return false
+	}
+	for _, r := range append([]*ring.Ring{to}, placed...) {
+		if slices.ContainsFunc(r.Owners(id, replicas), func(o string) bool { return gone[o] }) {
+			return true
+		}
+	}
+	return false
 }
 
 // newHolders returns the members of newOwners that were not owners of id on

@@ -1,19 +1,23 @@
 package store
 
 import (
+	"context"
+	"errors"
+
 	"github.com/sessionmesh/sessionmesh/store/internal/peer"
 )
 
-// servePeer answers a request from another member out of the local shard
+// servePeer answers a request from another member out of the local memory
 // only. It never forwards: a node that disagrees with us about the ring gets
-// a miss, not a loop.
+// a miss, not a loop. (A web session write it is asked to coordinate goes to
+// other members, but as copies, each stored where it lands.)
 func (s *Store) servePeer(req *peer.Request) peer.Response {
 	if checkID(req.Key) != nil {
 		return peer.Response{Status: peer.StatusInvalid}
 	}
 	switch req.Op {
 	case peer.OpGet:
-		val, ok, expired := s.mem.get(req.Key, s.cfg.Now())
+		val, ok, expired := s.tls.mem.get(req.Key, s.cfg.Now())
 		switch {
 		case expired:
 			return peer.Response{Status: peer.StatusExpired}
@@ -23,32 +27,69 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		s.stats.servedGets.Add(1)
 		return peer.Response{Value: val}
 	case peer.OpPut:
+		return s.serveCopy(s.tls, req)
+	case peer.OpDelete:
+		s.tls.mem.delete(req.Key)
+		return peer.Response{}
+	case peer.OpWebGet:
+		val, ok, _ := s.web.mem.get(req.Key, s.cfg.Now())
+		if !ok {
+			return peer.Response{Status: peer.StatusNotFound}
+		}
+		s.stats.servedGets.Add(1)
+		return peer.Response{Value: val}
+	case peer.OpWebPut:
+		return s.serveCopy(s.web, req)
+	case peer.OpWebCommit:
 		if s.leaving.Load() {
-			// A member that has not heard yet that this one left still
-			// sends it records; taken now, they would leave with it.
 			return peer.Response{Status: peer.StatusLeaving}
 		}
-		// Decode to validate, and to learn the expiry; the frame's value is
-		// a fresh copy, so the shard can keep it.
-		var r Record
-		if err := r.UnmarshalBinary(req.Value); err != nil {
+		c, err := decodeChange(req.Value)
+		if err != nil {
 			return peer.Response{Status: peer.StatusInvalid}
 		}
-		if err := s.putLocal(req.Key, req.Value, r.Expires, r.Returning); err != nil {
+		ctx, cancel := context.WithTimeout(s.ctx, webTimeout)
+		defer cancel()
+		if err := s.webSessions.coordinate(ctx, req.Key, c); err != nil {
+			if errors.Is(err, ErrUnavailable) {
+				return peer.Response{Status: peer.StatusShort, Value: []byte(err.Error())}
+			}
 			return peer.Response{Status: peer.StatusInvalid}
 		}
-		if !s.view.Load().holds(req.Key) {
-			// A stray: the sender places it by a ring this node does not
-			// share (one of them has not caught up, or a member left
-			// meanwhile). Kept, so it is not lost, and handed to its owners
-			// on this node's ring, which the retrier does once they agree.
-			s.pending.add(req.Key, nil, true, s.cfg.retryBase)
-		}
-		s.stats.servedPuts.Add(1)
-		return peer.Response{}
-	case peer.OpDelete:
-		s.mem.delete(req.Key)
 		return peer.Response{}
 	}
 	return peer.Response{Status: peer.StatusInvalid}
+}
+
+// serveCopy stores a copy another member sends: a replica, a rebalanced or
+// handed-over record, a repair, a web session write it coordinates.
+func (s *Store) serveCopy(sp *space, req *peer.Request) peer.Response {
+	if s.leaving.Load() {
+		// A member that has not heard yet that this one left still sends
+		// it records; taken now, they would leave with it.
+		return peer.Response{Status: peer.StatusLeaving}
+	}
+	// The frame's value is a fresh copy, so the memory can keep it.
+	stored, held, err := s.store(sp, req.Key, req.Value)
+	switch {
+	case err != nil:
+		return peer.Response{Status: peer.StatusInvalid}
+	case !stored:
+		return peer.Response{Status: peer.StatusNewer, Value: held}
+	}
+	switch v := s.view.Load(); {
+	case !v.holds(req.Key):
+		// A stray: the sender places it by a ring this node does not share
+		// (one of them has not caught up, or a member left meanwhile).
+		// Kept, so it is not lost, and handed to its owners on this node's
+		// ring, which the retrier does once they agree.
+		s.pending.add(sp, req.Key, nil, true, s.cfg.retryBase)
+	case req.Ring != 0 && req.Ring != v.id:
+		// Ours, but placed by another ring: owners on ours that the sender
+		// does not know of (it never heard of a member, or heard of one
+		// that we never did) may lack it, and nobody else would send it.
+		s.pending.add(sp, req.Key, nil, false, s.cfg.retryBase)
+	}
+	s.stats.servedPuts.Add(1)
+	return peer.Response{}
 }

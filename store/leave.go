@@ -40,7 +40,16 @@ func (s *Store) Leave(ctx context.Context) error {
 	to := ring.New(rest, 0, nil)
 	// This node is not on to, so move sends every record to all its
 	// owners there, whatever the ring it is moved from says.
-	res, err := s.move(ctx, []*ring.Ring{to}, to, rate.NewLimiter(rate.Inf, 0), &s.stats.handedOff, func(string, []string, bool) {})
+	var res moved
+	var err error
+	for _, sp := range []*space{s.tls, s.web} {
+		var r moved
+		r, err = s.move(ctx, sp, []*ring.Ring{to}, to, nil, rate.NewLimiter(rate.Inf, 0), &s.stats.handedOff, func(string, []string, bool) {})
+		res.add(r)
+		if err != nil {
+			break
+		}
+	}
 	s.logger.Info("handed records over", "records", res.records, "handed_over", res.placed, "copies_sent", res.sent,
 		"complete", err == nil && res.placed == res.records)
 	switch {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -48,6 +49,24 @@ func (l *local) put(id string, val []byte, expires, now time.Time, keep bool) bo
 	return st.s.Put(id, val, expires, now, keep)
 }
 
+// putIf stores val under id unless newer is set and reports that the copy
+// held is to stay (it is newer than val). It returns whether val is stored,
+// the copy held if that one stays, and whether val fits at all.
+func (l *local) putIf(id string, val []byte, expires, now time.Time, keep bool, newer func(val, old []byte) bool) (stored bool, held []byte, fit bool) {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if newer != nil {
+		if old, _, ok := st.s.Peek(id, now); ok && !newer(val, old) {
+			return false, old, true
+		}
+	}
+	if !st.s.Put(id, val, expires, now, keep) {
+		return false, nil, false
+	}
+	return true, nil, true
+}
+
 func (l *local) get(id string, now time.Time) (val []byte, ok, expired bool) {
 	st := l.stripe(id)
 	st.mu.Lock()
@@ -67,6 +86,17 @@ func (l *local) delete(id string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.s.Delete(id)
+}
+
+// deleteIf drops the record under id if it is still val: a newer copy that
+// arrived meanwhile (a web session rewritten) stays.
+func (l *local) deleteIf(id string, val []byte) {
+	st := l.stripe(id)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if cur, _, ok := st.s.Peek(id, time.Unix(0, 0)); ok && bytes.Equal(cur, val) {
+		st.s.Delete(id)
+	}
 }
 
 // keys returns every key held, one stripe at a time.

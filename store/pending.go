@@ -19,9 +19,16 @@ const maxPending = 1 << 16
 // their owners, until they take them; a record to be dropped here goes
 // once every owner has it.
 type pending struct {
-	mu      sync.Mutex // guards entries
-	entries map[string]*retry
-	dropped func() // counts a copy dropped for want of room
+	mu       sync.Mutex // guards entries and inflight
+	entries  map[pendingKey]*retry
+	inflight int    // retries taken by due and not yet finished
+	dropped  func() // counts a copy dropped for want of room
+}
+
+// pendingKey names a record: the same ID in two spaces is two records.
+type pendingKey struct {
+	sp *space
+	id string
 }
 
 // retry is one record's copies still to make.
@@ -35,20 +42,21 @@ type retry struct {
 // add records that id is still to reach the members in to (every owner, if
 // to is nil), and whether this node is to drop it then. The first retry is
 // after first.
-func (p *pending) add(id string, to []string, drop bool, first time.Duration) {
+func (p *pending) add(sp *space, id string, to []string, drop bool, first time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.entries == nil {
-		p.entries = make(map[string]*retry)
+		p.entries = make(map[pendingKey]*retry)
 	}
-	r, ok := p.entries[id]
+	key := pendingKey{sp, id}
+	r, ok := p.entries[key]
 	if !ok {
 		if len(p.entries) >= maxPending {
 			p.dropped()
 			return
 		}
 		r = &retry{wait: first, next: time.Now().Add(first)}
-		p.entries[id] = r
+		p.entries[key] = r
 	}
 	r.drop = r.drop || drop
 	if to == nil {
@@ -66,25 +74,34 @@ func (p *pending) add(id string, to []string, drop bool, first time.Duration) {
 	}
 }
 
-// due removes and returns the retries whose time has come.
-func (p *pending) due(now time.Time) map[string]*retry {
+// due removes and returns the retries whose time has come; they count as
+// waiting until finished says they are done.
+func (p *pending) due(now time.Time) map[pendingKey]*retry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]*retry)
+	out := make(map[pendingKey]*retry)
 	for id, r := range p.entries {
 		if !now.Before(r.next) {
 			out[id] = r
 			delete(p.entries, id)
 		}
 	}
+	p.inflight += len(out)
 	return out
 }
 
-// again puts r back, to be tried after twice the wait, at most max.
-func (p *pending) again(id string, r *retry, max time.Duration) {
+// finished records that n retries returned by due are done (or back).
+func (p *pending) finished(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if old, ok := p.entries[id]; ok { // a new failure meanwhile: merge
+	p.inflight -= n
+}
+
+// again puts r back, to be tried after twice the wait, at most max.
+func (p *pending) again(key pendingKey, r *retry, max time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.entries[key]; ok { // a new failure meanwhile: merge
 		old.drop = old.drop || r.drop
 		if old.to != nil {
 			if r.to == nil {
@@ -97,14 +114,37 @@ func (p *pending) again(id string, r *retry, max time.Duration) {
 	}
 	r.wait = min(2*r.wait, max)
 	r.next = time.Now().Add(r.wait)
-	p.entries[id] = r
+	p.entries[key] = r
 }
 
-// size returns how many records wait.
+// hurry makes the retries that wait for member name due now.
+func (p *pending) hurry(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for _, r := range p.entries {
+		if r.to == nil || r.drop || r.to[name] {
+			r.next = now
+		}
+	}
+}
+
+// hurry sends what waits for member name now: it is back, after failing.
+// Copies made while it was out of reach (a web session write a stand-in
+// took for it) reach it before readers who ask it miss them for long.
+func (s *Store) hurry(name string) {
+	s.pending.hurry(name)
+	select {
+	case s.retryNow <- struct{}{}:
+	default:
+	}
+}
+
+// size returns how many records wait, or are being sent again now.
 func (p *pending) size() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.entries)
+	return len(p.entries) + p.inflight
 }
 
 // retrier sends the pending copies when they are due, until the store stops.
@@ -116,20 +156,24 @@ func (s *Store) retrier() {
 		case <-s.stop:
 			return
 		case <-t.C:
+		case <-s.retryNow:
 		}
-		for id, r := range s.pending.due(time.Now()) {
+		due := s.pending.due(time.Now())
+		for key, r := range due {
 			if s.isClosed() {
 				return
 			}
-			s.retry(id, r)
+			s.retry(key, r)
 		}
+		s.pending.finished(len(due))
 	}
 }
 
 // retry sends one record again to those of its members that are still its
 // owners on the current ring.
-func (s *Store) retry(id string, r *retry) {
-	val, _, ok := s.mem.peek(id, s.cfg.Now())
+func (s *Store) retry(key pendingKey, r *retry) {
+	sp, id := key.sp, key.id
+	val, _, ok := sp.mem.peek(id, s.cfg.Now())
 	if !ok {
 		return // expired, evicted or deleted meanwhile
 	}
@@ -150,17 +194,17 @@ func (s *Store) retry(id string, r *retry) {
 		}
 	}
 	if len(to) > 0 {
-		failed := s.send(id, val, to, &s.stats.repaired)
+		failed := s.send(sp, id, val, to, &s.stats.repaired)
 		if len(failed) > 0 {
 			r.to = make(map[string]bool)
 			for _, name := range failed {
 				r.to[name] = true
 			}
-			s.pending.again(id, r, 30*s.cfg.retryBase)
+			s.pending.again(key, r, 10*s.cfg.retryBase)
 			return
 		}
 	}
 	if r.drop && len(owners) > 0 {
-		s.mem.delete(id)
+		sp.mem.deleteIf(id, val)
 	}
 }

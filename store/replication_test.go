@@ -68,8 +68,8 @@ func TestCrashKeepsReplicas(t *testing.T) {
 	}
 	// The rebalance gave every record its second copy back: each is on both.
 	for _, id := range ids {
-		_, okB, _ := b.mem.get(id, tc.clock.Now())
-		_, okC, _ := c.mem.get(id, tc.clock.Now())
+		_, okB, _ := b.tls.mem.get(id, tc.clock.Now())
+		_, okC, _ := c.tls.mem.get(id, tc.clock.Now())
 		if !okB || !okC {
 			t.Fatalf("a record is not on both survivors (b %v, c %v)", okB, okC)
 		}
@@ -181,7 +181,7 @@ func TestJoinMovesRecords(t *testing.T) {
 	})
 	moved := 0
 	for _, id := range ids {
-		if _, ok, _ := d.mem.get(id, tc.clock.Now()); ok {
+		if _, ok, _ := d.tls.mem.get(id, tc.clock.Now()); ok {
 			moved++
 		}
 	}
@@ -200,7 +200,7 @@ func TestReadRepair(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	a := tc.stores[0]
 	ids := putMany(t, tc, a, 1)
-	a.mem.delete(ids[0]) // as if a had restarted
+	a.tls.mem.delete(ids[0]) // as if a had restarted
 	// Read on the node that is neither owner nor replica.
 	owners := a.view.Load().placement(ids[0])
 	reader := tc.stores[1]
@@ -210,7 +210,7 @@ func TestReadRepair(t *testing.T) {
 	if _, err := reader.Get(ctx(t), ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, ok, _ := a.mem.get(ids[0], tc.clock.Now()); return ok })
+	waitFor(t, func() bool { _, ok, _ := a.tls.mem.get(ids[0], tc.clock.Now()); return ok })
 }
 
 // TestSlowOwner: an owner that answers after the deadline costs only its
@@ -239,7 +239,7 @@ func TestSlowOwner(t *testing.T) {
 	r := a.view.Load().ring
 	for id = randomID(); !slices.Equal(r.Owners(id, 2), []string{"slow", "node-0"}); id = randomID() {
 	}
-	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour), false)
+	a.store(a.tls, id, mustMarshal(t, tc.record("v")))
 
 	// The slow member answers after 1s, beyond the lookup's deadline: the
 	// Get succeeds only if the slow member got just its share of the time
@@ -343,7 +343,7 @@ func TestTwoChangesInARow(t *testing.T) {
 	tc.waitRing(t, 4)
 	waitFor(t, notMoving(a, tc.stores[2], tc.stores[3]))
 	if n := readable(t, a, ids); n != len(ids) {
-		t.Errorf("a reads %d of %d records; b still holds %d of them", n, len(ids), len(b.mem.keys()))
+		t.Errorf("a reads %d of %d records; b still holds %d of them", n, len(ids), len(b.tls.mem.keys()))
 	}
 }
 
@@ -356,13 +356,13 @@ func TestSendToGoneMember(t *testing.T) {
 	ids := putMany(t, tc, a, 200)
 	from := a.view.Load().ring
 	to := ring.New(append(from.Nodes(), "gone"), 0, nil)
-	res, err := a.move(ctx(t), []*ring.Ring{from}, to, rate.NewLimiter(rate.Inf, 0), new(atomic.Uint64), func(string, []string, bool) {})
+	res, err := a.move(ctx(t), a.tls, []*ring.Ring{from}, to, nil, rate.NewLimiter(rate.Inf, 0), new(atomic.Uint64), func(string, []string, bool) {})
 	if err != nil || res.kept == 0 {
 		t.Errorf("move: %+v, %v; want records kept for the gone member", res, err)
 	}
 	for _, id := range ids {
-		_, okA, _ := a.mem.get(id, tc.clock.Now())
-		_, okB, _ := b.mem.get(id, tc.clock.Now())
+		_, okA, _ := a.tls.mem.get(id, tc.clock.Now())
+		_, okB, _ := b.tls.mem.get(id, tc.clock.Now())
 		if !okA && !okB {
 			t.Fatal("a record was dropped though nobody took it")
 		}
@@ -403,7 +403,7 @@ func TestRebalanceRetries(t *testing.T) {
 	}
 	for _, id := range ids {
 		owner := b.view.Load().placement(id)[0]
-		if _, ok, _ := tc.storeNamed(owner).mem.get(id, tc.clock.Now()); !ok {
+		if _, ok, _ := tc.storeNamed(owner).tls.mem.get(id, tc.clock.Now()); !ok {
 			t.Fatalf("a record is not on its owner %s", owner)
 		}
 	}
@@ -470,7 +470,7 @@ func TestPutBeforeFirstRing(t *testing.T) {
 	waitFor(t, notMoving(tc.stores...))
 	for _, id := range ids {
 		for _, o := range c.view.Load().placement(id) {
-			if _, ok, _ := tc.storeNamed(o).mem.get(id, tc.clock.Now()); !ok {
+			if _, ok, _ := tc.storeNamed(o).tls.mem.get(id, tc.clock.Now()); !ok {
 				t.Fatalf("a record is not on its owner %s", o)
 			}
 		}
@@ -503,7 +503,7 @@ func TestSharedLookupOwnDeadline(t *testing.T) {
 	r := b.view.Load().ring
 	for id = randomID(); !slices.Equal(r.Owners(id, 2), []string{"silent", "node-0"}); id = randomID() {
 	}
-	a.putLocal(id, mustMarshal(t, tc.record("v")), tc.clock.Now().Add(time.Hour), false)
+	a.store(a.tls, id, mustMarshal(t, tc.record("v")))
 
 	// The short Get is cut off while it waits for the silent owner, after
 	// the long one has joined its lookup.

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"os"
@@ -96,18 +97,28 @@ func runSim(rt *rapid.T) {
 		s.startNode(s.newName())
 	}
 	s.syncAll()
+	// Time passes between steps, as it does for clients: 10 ms a step.
+	tick := func(f func(*rapid.T)) func(*rapid.T) {
+		return func(t *rapid.T) {
+			s.clock.Advance(10 * time.Millisecond)
+			f(t)
+		}
+	}
 	rt.Repeat(map[string]func(*rapid.T){
-		"put":       s.put,
-		"get":       s.get,
-		"join":      s.join,
-		"leave":     s.leave,
-		"crash":     s.crash,
-		"restart":   s.restart,
-		"partition": s.partition,
-		"deaf":      s.deaf,
-		"heal":      s.heal,
-		"sync":      s.sync,
-		"clock":     s.jump,
+		"put":       tick(s.put),
+		"commit":    tick(s.webCommit),
+		"delete":    tick(s.webDelete),
+		"find":      tick(s.webFind),
+		"get":       tick(s.get),
+		"join":      tick(s.join),
+		"leave":     tick(s.leave),
+		"crash":     tick(s.crash),
+		"restart":   tick(s.restart),
+		"partition": tick(s.partition),
+		"deaf":      tick(s.deaf),
+		"heal":      tick(s.heal),
+		"sync":      tick(s.sync),
+		"clock":     tick(s.jump),
 		"":          s.check,
 	})
 	s.quiesce()
@@ -123,7 +134,8 @@ type sim struct {
 	secret []byte
 	clock  *testclock.Clock
 	net    *faultnet.Network
-	names  int // names made so far
+	cut    bool // the data network is partitioned
+	names  int  // names made so far
 
 	mu    sync.Mutex // guards truth and views, which the stores read
 	truth map[string]cluster.Member
@@ -132,6 +144,30 @@ type sim struct {
 	stores   map[string]*Store
 	replicas int
 	sessions map[string]*simSession // by ID
+	web      map[string]*simWeb     // web sessions, by key
+	writes   int
+}
+
+// simWeb is what the clients know of a web session: the states a Find may
+// return now (the last acknowledged write, and writes that failed after it,
+// which may or may not have landed), and every state it ever had.
+type simWeb struct {
+	now  map[string]bool // "" is no session (deleted, expired, or never written)
+	ever map[string]bool
+	// lost says why the session may be gone (every holder crashed); a Find
+	// may then also say it is not found.
+	lost    string
+	expires map[string]time.Time // when each state written expires
+}
+
+func (w *simWeb) acked(state string) {
+	w.now = map[string]bool{state: true}
+	w.ever[state] = true
+}
+
+func (w *simWeb) failed(state string) {
+	w.now[state] = true
+	w.ever[state] = true
 }
 
 // simSession is a session a client wrote.
@@ -151,6 +187,7 @@ func newSim(t *rapid.T) *sim {
 		stores:   make(map[string]*Store),
 		replicas: rapid.IntRange(1, 3).Draw(t, "replicas"),
 		sessions: make(map[string]*simSession),
+		web:      make(map[string]*simWeb),
 	}
 }
 
@@ -190,11 +227,30 @@ func (s *sim) startNode(name string) {
 	st, err := New(v, Config{
 		Addr: ip + ":0", TLS: tlsConf, Replicas: s.replicas, Dial: DialFunc(s.net.Dialer(name)),
 		Now: s.clock.Now, retryBase: 20 * time.Millisecond, RebalanceRate: 100_000,
+		Logger: slog.New(slog.NewTextHandler(tWriter{s.t, name}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	s.stores[name] = st
+	// As sessionmesh.Start does, wait until its ring has every member its
+	// view knows of before clients use it.
+	s.awaitRing(name)
+}
+
+// awaitRing waits until name's store has built its ring from its view, so
+// that the next step sees the view the schedule gave it.
+func (s *sim) awaitRing(name string) {
+	st, v := s.stores[name], s.views[name]
+	for end := time.Now().Add(10 * time.Second); ; {
+		r := st.view.Load().ring
+		if want := v.dataMembers(); r != nil && slices.Equal(r.Nodes(), want) {
+			return
+		} else if time.Now().After(end) {
+			s.t.Fatalf("%s has not built its ring from its view's members %v", name, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // stop takes a node out: its store closes (after Leave if graceful), the
@@ -211,6 +267,11 @@ func (s *sim) stop(name string, graceful bool) {
 		cancel()
 		s.t.Logf("leave %s: %v", name, leaveErr)
 	}
+	for key := range s.web {
+		if b, _, ok := st.web.mem.peek(key, s.clock.Now()); ok {
+			s.t.Logf("%s stops holding %s=%q", name, key, stateOf(b))
+		}
+	}
 	st.Close()
 	delete(s.stores, name)
 	s.mu.Lock()
@@ -226,7 +287,7 @@ func (s *sim) stop(name string, graceful bool) {
 		if ss.lost != "" || len(s.holders(id)) > 0 {
 			continue
 		}
-		if _, _, ok := st.mem.peek(id, s.clock.Now()); !ok {
+		if _, _, ok := st.tls.mem.peek(id, s.clock.Now()); !ok {
 			continue // not its loss: check will say so
 		}
 		switch {
@@ -238,13 +299,173 @@ func (s *sim) stop(name string, graceful bool) {
 			ss.lost = "its only holder left, saying it could not hand it over"
 		}
 	}
+	// A web session's newest state went with the node if no live node holds
+	// a copy of it and the node did: then any earlier state may come back
+	// (the newest write, or a deletion, is lost, as when every holder of a
+	// TLS session crashes).
+	for key, w := range s.web {
+		held := func(st *Store) bool {
+			b, _, ok := st.web.mem.peek(key, s.clock.Now())
+			return ok && w.now[stateOf(b)]
+		}
+		if !held(st) || slices.ContainsFunc(s.live(), func(n string) bool { return held(s.stores[n]) }) {
+			continue
+		}
+		switch {
+		case !graceful:
+			w.lost = "every holder of its newest state crashed"
+		case leaveErr == nil && !alone:
+			s.t.Fatalf("%s left without an error, but web session %s's newest state is held by nobody else", name, key)
+		default:
+			w.lost = "the only holder of its newest state left, saying it could not hand it over"
+		}
+		maps.Copy(w.now, w.ever)
+	}
+}
+
+// stateOf returns the state an encoded web session entry holds: its value,
+// or "" for a tombstone.
+func stateOf(b []byte) string {
+	e, err := decodeEntry(b)
+	if err != nil || e.deleted {
+		return ""
+	}
+	return string(e.value)
+}
+
+// webHolders returns the live nodes whose memory holds a copy of key.
+func (s *sim) webHolders(key string) []string {
+	var out []string
+	for _, name := range s.live() {
+		if _, _, ok := s.stores[name].web.mem.peek(key, s.clock.Now()); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// The web session actions: a few keys, written, deleted and read by
+// clients on any member.
+
+var simWebKeys = []string{"alice", "bob", "carol"}
+
+func (s *sim) webState(key string) *simWeb {
+	w := s.web[key]
+	if w == nil {
+		w = &simWeb{now: map[string]bool{"": true}, ever: map[string]bool{"": true}, expires: make(map[string]time.Time)}
+		s.web[key] = w
+	}
+	return w
+}
+
+func (s *sim) webCommit(t *rapid.T) {
+	name := s.pick(t, "node")
+	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	s.writes++
+	value := fmt.Sprintf("%s#%d", key, s.writes)
+	w := s.webState(key)
+	w.expires[value] = s.clock.Now().Add(simTTL)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	defer func() { s.t.Logf("after commit %s: held by %v", value, s.webHolders(key)) }()
+	if err := s.stores[name].WebSessions().Commit(ctx, key, []byte(value), w.expires[value]); err != nil {
+		t.Logf("commit %s on %s: %v", key, name, err)
+		w.failed(value)
+		return
+	}
+	w.acked(value)
+	w.lost = ""
+}
+
+func (s *sim) webDelete(t *rapid.T) {
+	name := s.pick(t, "node")
+	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	w := s.webState(key)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.stores[name].WebSessions().Delete(ctx, key); err != nil {
+		t.Logf("delete %s on %s: %v", key, name, err)
+		w.failed("")
+		return
+	}
+	w.acked("")
+	w.lost = ""
+}
+
+func (s *sim) webFind(t *rapid.T) {
+	name := s.pick(t, "node")
+	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	w := s.webState(key)
+	quietBefore := s.quiet()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	v, found, err := s.stores[name].WebSessions().Find(ctx, key)
+	if err != nil {
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Find %s on %s: %v; want the session, none, or ErrUnavailable", key, name, err)
+		}
+		return
+	}
+	got := ""
+	if found {
+		got = string(v)
+	}
+	// While the cluster is not quiet (a partition, views that disagree,
+	// copies on their way to owners that were out of reach), a member reads
+	// what its side holds: any state the session ever had. Once it is,
+	// only what is acknowledged (or may have landed).
+	allowed, quiet := w.ever, quietBefore && s.quiet()
+	if quiet {
+		allowed = w.now
+	}
+	if !allowed[got] {
+		t.Fatalf("Find %s on %s: %q, want one of %q (quiet: %v)", key, name, got, slices.Sorted(maps.Keys(allowed)), quiet)
+	}
+}
+
+// quiet reports whether the data network is whole, every view agrees, and
+// no member has copies on their way.
+func (s *sim) quiet() bool {
+	if s.cut || !s.viewsAgree() {
+		return false
+	}
+	for _, st := range s.stores {
+		if stats := st.Stats(); stats.Rebalancing || stats.CopiesPending > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// viewsAgree reports whether every view is the truth, and every store has
+// built its ring from it: no partition of the views, none lagging.
+func (s *sim) viewsAgree() bool {
+	live := s.live()
+	for _, n := range live {
+		if r := s.stores[n].view.Load().ring; r == nil || !slices.Equal(r.Nodes(), live) {
+			return false
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.views {
+		if v.side != 0 || len(v.members) != len(s.truth) {
+			return false
+		}
+		for name, m := range s.truth {
+			if vm, ok := v.members[name]; !ok || vm.DataAddr != m.DataAddr || !vm.Started.Equal(m.Started) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // holders returns the live nodes whose memory holds id.
 func (s *sim) holders(id string) []string {
 	var out []string
 	for _, name := range s.live() {
-		if _, _, ok := s.stores[name].mem.peek(id, s.clock.Now()); ok {
+		if _, _, ok := s.stores[name].tls.mem.peek(id, s.clock.Now()); ok {
 			out = append(out, name)
 		}
 	}
@@ -340,6 +561,7 @@ func (s *sim) partition(t *rapid.T) {
 	cut := rapid.IntRange(1, len(live)-1).Draw(t, "cut")
 	a, b := live[:cut], live[cut:]
 	s.net.Partition(a, b)
+	s.cut = true
 	if rapid.Bool().Draw(t, "views too") {
 		s.mu.Lock()
 		for _, n := range a {
@@ -360,10 +582,12 @@ func (s *sim) deaf(t *rapid.T) {
 	}
 	n := s.pick(t, "node")
 	s.net.Partition([]string{n}, slices.DeleteFunc(live, func(m string) bool { return m == n }))
+	s.cut = true
 }
 
 func (s *sim) heal(*rapid.T) {
 	s.net.Heal()
+	s.cut = false
 	s.mu.Lock()
 	for _, v := range s.views {
 		v.side = 0
@@ -372,7 +596,9 @@ func (s *sim) heal(*rapid.T) {
 }
 
 func (s *sim) sync(t *rapid.T) {
-	s.views[s.pick(t, "node")].catchUp()
+	name := s.pick(t, "node")
+	s.views[name].catchUp()
+	s.awaitRing(name)
 }
 
 func (s *sim) syncAll() {
@@ -381,6 +607,9 @@ func (s *sim) syncAll() {
 	s.mu.Unlock()
 	for _, v := range views {
 		v.catchUp()
+	}
+	for _, v := range views {
+		s.awaitRing(v.name)
 	}
 }
 
@@ -391,6 +620,15 @@ func (s *sim) jump(t *rapid.T) {
 	for _, ss := range s.sessions {
 		if ss.lost == "" && !ss.expires.After(s.clock.Now()) {
 			ss.lost = "expired"
+		}
+	}
+	for _, w := range s.web {
+		// A state that expires is as good as deleted.
+		for state := range w.now {
+			if state != "" && !w.expires[state].After(s.clock.Now()) {
+				delete(w.now, state)
+				w.now[""] = true
+			}
 		}
 	}
 }
@@ -414,6 +652,9 @@ func (s *sim) check(t *rapid.T) {
 // from every node.
 func (s *sim) quiesce() {
 	t := s.t
+	for _, key := range slices.Sorted(maps.Keys(s.web)) {
+		t.Logf("before quiescence, web session %s is held by %v", key, s.webHolders(key))
+	}
 	s.heal(t)
 	s.syncAll()
 	live := s.live()
@@ -467,6 +708,63 @@ func (s *sim) quiesce() {
 			}
 		}
 	}
+	for _, key := range slices.Sorted(maps.Keys(s.web)) {
+		s.quiesceWeb(r, want, live, key)
+	}
+}
+
+// quiesceWeb checks a web session after quiescence: its copies (a tombstone
+// is one) on exactly its owners, all one version, and every member reads one
+// state, one the clients may see.
+func (s *sim) quiesceWeb(r *ring.Ring, want int, live []string, key string) {
+	t, w := s.t, s.web[key]
+	owners := r.Owners(key, want)
+	sort.Strings(owners)
+	for end := time.Now().Add(10 * time.Second); ; {
+		got := s.webHolders(key)
+		if len(got) == 0 || slices.Equal(got, owners) {
+			break
+		} else if time.Now().After(end) {
+			t.Fatalf("web session %s is held by %v, want exactly its owners %v", key, got, owners)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var first version
+	for i, o := range s.webHolders(key) {
+		held, _, _ := s.stores[o].web.mem.peek(key, s.clock.Now())
+		e, _ := decodeEntry(held)
+		if i == 0 {
+			first = e.version
+		} else if e.version != first {
+			t.Fatalf("web session %s: copies at versions %v and %v after quiescence", key, first, e.version)
+		}
+	}
+	read := map[string]bool{}
+	for _, name := range live {
+		for end := time.Now().Add(5 * time.Second); ; {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			v, found, err := s.stores[name].WebSessions().Find(ctx, key)
+			cancel()
+			if err == nil {
+				got := ""
+				if found {
+					got = string(v)
+				}
+				if !w.now[got] {
+					t.Fatalf("after quiescence, %s reads web session %s as %q, want one of %q", name, key, got, slices.Sorted(maps.Keys(w.now)))
+				}
+				read[got] = true
+				break
+			}
+			if !errors.Is(err, ErrUnavailable) || time.Now().After(end) {
+				t.Fatalf("after quiescence, %s reads web session %s: %v", name, key, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if len(read) > 1 {
+		t.Fatalf("after quiescence, members read web session %s as %v: more than one value", key, slices.Sorted(maps.Keys(read)))
+	}
 }
 
 // simView is one node's view of the membership: a Membership for its store.
@@ -499,6 +797,19 @@ func (v *simView) catchUp() {
 		v.notifyLocked()
 	}
 	s.mu.Unlock()
+}
+
+// dataMembers returns the names of the view's members that serve a data
+// channel, sorted.
+func (v *simView) dataMembers() []string {
+	var names []string
+	for _, m := range v.Members() {
+		if m.DataAddr != "" {
+			names = append(names, m.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (v *simView) notifyLocked() {
@@ -565,4 +876,15 @@ func (v *simView) close() {
 		close(ch)
 	}
 	clear(v.watchers)
+}
+
+// tWriter writes a store's log lines to the schedule's log, shown if it fails.
+type tWriter struct {
+	t    *rapid.T
+	name string
+}
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s: %s", w.name, strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -10,6 +10,11 @@ type Stats struct {
 	Evictions   uint64
 	Expirations uint64
 
+	WebSessions  int   // web sessions held locally, tombstones included (see WebSessions)
+	WebBytes     int64 // memory they cost
+	WebMaxBytes  int64 // their budget, apart from MaxBytes
+	WebEvictions uint64
+
 	LocalHits    uint64 // Gets answered from local memory
 	RemoteHits   uint64 // Gets answered by another member
 	Misses       uint64 // Gets that found nothing
@@ -89,7 +94,9 @@ func (s *Store) Stats() Stats {
 			st.PeersConnected++
 		}
 	}
-	st.Sessions, st.Bytes, st.Evictions, st.Expirations = s.mem.usage()
+	st.Sessions, st.Bytes, st.Evictions, st.Expirations = s.tls.mem.usage()
+	st.WebSessions, st.WebBytes, st.WebEvictions, _ = s.web.mem.usage()
+	st.WebMaxBytes = s.cfg.WebMaxBytes
 	st.Rejected = s.server.Rejected()
 	return st
 }

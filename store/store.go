@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"slices"
@@ -76,6 +77,11 @@ type Config struct {
 	// about N/2 million sessions.
 	MaxBytes int64
 
+	// WebMaxBytes bounds the memory this node's web sessions may use, apart
+	// from MaxBytes, so that a flood of TLS handshakes never pushes a web
+	// session out (see WebSessions). Default 64 MiB.
+	WebMaxBytes int64
+
 	// Replicas is how many members hold each record: its owner and the next
 	// Replicas−1 distinct members of the ring. With 2, a node can die
 	// without its sessions going with it. Default 2.
@@ -112,16 +118,18 @@ type Config struct {
 // ring assigns its ID to, and any member can read it from them. It is safe
 // for concurrent use.
 type Store struct {
-	cfg     Config
-	self    string
-	m       Membership
-	logger  *slog.Logger
-	server  *peer.Server
-	ln      net.Listener
-	mem     *local
-	flights flights // coalesces fetches of one ID
-	stats   counters
-	latency histogram // of peer lookups, answered or not
+	cfg         Config
+	self        string
+	m           Membership
+	logger      *slog.Logger
+	server      *peer.Server
+	ln          net.Listener
+	tls         *space  // TLS sessions
+	web         *space  // web sessions (see WebSessions)
+	flights     flights // coalesces fetches of one ID
+	webSessions *WebSessions
+	stats       counters
+	latency     histogram // of peer lookups, answered or not
 
 	viewMu sync.Mutex           // serializes view changes; readers use view without it
 	view   atomic.Pointer[view] // the current ring and peer clients
@@ -129,6 +137,7 @@ type Store struct {
 	copies    chan copyTask // records to send to other members, in the background
 	pending   pending       // copies to make again
 	rebalance chan struct{} // 1-buffered: the ring changed
+	retryNow  chan struct{} // 1-buffered: a member is back; retry what waits for it
 	leaving   atomic.Bool   // Leave has begun: the rebalancer stands aside
 
 	closeOnce sync.Once
@@ -150,11 +159,16 @@ func New(m Membership, cfg Config) (*Store, error) {
 	switch {
 	case cfg.MaxBytes < 0 || cfg.MaxBytes > 0 && cfg.MaxBytes < Cost(IDLen, 100):
 		return nil, fmt.Errorf("store: Config.MaxBytes %d cannot hold a session (one costs about %d bytes): leave it 0 for 256 MiB", cfg.MaxBytes, Cost(IDLen, 100))
+	case cfg.WebMaxBytes < 0:
+		return nil, fmt.Errorf("store: Config.WebMaxBytes %d: leave it 0 for 64 MiB", cfg.WebMaxBytes)
 	case cfg.Replicas < 0:
 		return nil, fmt.Errorf("store: Config.Replicas %d: want 1 or more (0 for the default, 2)", cfg.Replicas)
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 256 << 20
+	}
+	if cfg.WebMaxBytes <= 0 {
+		cfg.WebMaxBytes = 64 << 20
 	}
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 2
@@ -195,16 +209,20 @@ func New(m Membership, cfg Config) (*Store, error) {
 		m:         m,
 		logger:    cfg.Logger,
 		ln:        ln,
-		mem:       newLocal(cfg.MaxBytes),
+		tls:       newTLSSpace(cfg.MaxBytes),
+		web:       newWebSpace(cfg.WebMaxBytes),
 		copies:    make(chan copyTask, copyQueue),
 		rebalance: make(chan struct{}, 1),
+		retryNow:  make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pending.dropped = func() { s.stats.copiesDropped.Add(1) }
+	s.webSessions = &WebSessions{s: s, seed: maphash.MakeSeed()}
 	s.view.Store(&view{self: self, replicas: cfg.Replicas})
 	s.server = peer.NewServer(peer.HandlerFunc(s.servePeer), cfg.TLS, s.logger)
 	s.server.MembersAt(func(ip string) bool { return s.view.Load().ips[ip] })
+	s.server.AnswerAside(func(r *peer.Request) bool { return r.Op == peer.OpWebCommit })
 
 	changes, stopWatch := m.Watch()
 	s.goroutine(func() {
@@ -288,8 +306,9 @@ func (s *Store) Put(ctx context.Context, id string, r Record) error {
 	v := s.view.Load()
 	owners := v.placement(id)
 	if v.holds(id) {
-		err := s.putLocal(id, val, r.Expires, r.Returning)
-		s.copy(id, val, others(owners, s.self), &s.stats.replicated)
+		_, _, err := s.store(s.tls, id, val)
+		s.copy(s.tls, id, val, others(owners, s.self), &s.stats.replicated)
+		s.recheck(s.tls, id, v)
 		return err
 	}
 	for i, o := range owners {
@@ -297,27 +316,35 @@ func (s *Store) Put(ctx context.Context, id string, r Record) error {
 		if c == nil {
 			continue
 		}
-		resp, err := c.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val})
+		resp, err := c.Do(ctx, &peer.Request{Op: peer.OpPut, Key: id, Value: val, Ring: v.id})
 		if err == nil && resp.Status == peer.StatusOK {
 			s.stats.remotePuts.Add(1)
-			s.copy(id, val, others(owners[i+1:], s.self), &s.stats.replicated)
+			s.copy(s.tls, id, val, others(owners[i+1:], s.self), &s.stats.replicated)
 			return nil
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
+	// No owner took it: keep it here, a stray, until they do.
 	s.logger.Debug("no owner took the record; keeping it here")
-	s.copy(id, val, others(owners, s.self), &s.stats.replicated)
-	return s.putLocal(id, val, r.Expires, r.Returning)
+	_, _, err = s.store(s.tls, id, val)
+	if err == nil {
+		s.copy(s.tls, id, val, others(owners, s.self), &s.stats.replicated)
+		s.pending.add(s.tls, id, nil, true, s.cfg.retryBase)
+	}
+	return err
 }
 
-func (s *Store) putLocal(id string, val []byte, expires time.Time, keep bool) error {
-	if !s.mem.put(id, val, expires, s.cfg.Now(), keep) {
-		return fmt.Errorf("store: record of %d bytes does not fit in %d", len(val), s.cfg.MaxBytes)
+// recheck looks again at where the record under id belongs, after it was
+// stored here by view v: if the ring has changed since, the rebalance that
+// the change set going may have looked at this node's records before this
+// one arrived. The retrier places it by the current ring (and drops it here
+// if this node no longer holds it).
+func (s *Store) recheck(sp *space, id string, v *view) {
+	if now := s.view.Load(); now.ring != v.ring {
+		s.pending.add(sp, id, nil, !now.holds(id), s.cfg.retryBase)
 	}
-	s.stats.localPuts.Add(1)
-	return nil
 }
 
 // Get returns the record stored under id: from this node's memory if it is
@@ -333,7 +360,7 @@ func (s *Store) Get(ctx context.Context, id string) (Record, error) {
 	if s.isClosed() {
 		return Record{}, ErrClosed
 	}
-	val, ok, expired := s.mem.get(id, s.cfg.Now())
+	val, ok, expired := s.tls.mem.get(id, s.cfg.Now())
 	switch {
 	case ok:
 		s.stats.localHits.Add(1)
@@ -387,7 +414,7 @@ func (s *Store) fetch(ctx context.Context, v *view, id string, owners []string) 
 		}
 		switch {
 		case err == nil && resp.Status == peer.StatusOK:
-			s.copy(id, resp.Value, missing, &s.stats.repaired)
+			s.copy(s.tls, id, resp.Value, missing, &s.stats.repaired)
 			return resp.Value, nil
 		case err == nil && resp.Status == peer.StatusNotFound:
 			missing = append(missing, o)
@@ -439,7 +466,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	s.mem.delete(id)
+	s.tls.mem.delete(id)
 	v := s.view.Load()
 	var errs []error
 	for _, o := range others(v.owners(id), s.self) {
@@ -487,7 +514,7 @@ func (s *Store) sweep() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			if n := s.mem.expire(s.cfg.Now()); n > 0 {
+			if n := s.tls.mem.expire(s.cfg.Now()) + s.web.mem.expire(s.cfg.Now()); n > 0 {
 				s.logger.Debug("expired records dropped", "count", n)
 			}
 		}

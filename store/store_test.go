@@ -183,7 +183,7 @@ func TestExpiry(t *testing.T) {
 			t.Errorf("%s after expiry: %v, want ErrExpired", s.self, err)
 		}
 	}
-	a.mem.expire(tc.clock.Now()) // what the sweep does every ExpiryInterval
+	a.tls.mem.expire(tc.clock.Now()) // what the sweep does every ExpiryInterval
 	for _, s := range tc.stores {
 		if _, err := s.Get(ctx(t), id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s after the sweep: %v, want ErrNotFound", s.self, err)

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"encoding/binary"
 	"maps"
 	"net"
 	"slices"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/sessionmesh/sessionmesh/cluster"
 	"github.com/sessionmesh/sessionmesh/store/internal/peer"
@@ -19,6 +22,10 @@ type view struct {
 	replicas int
 	ring     *ring.Ring
 	started  incarnations // of ring's members
+	// id identifies ring and started in the copies this node sends: a
+	// member that receives one placed by another ring than its own looks
+	// again at who should hold it (see serveCopy).
+	id uint64
 	// past holds up to maxPast earlier rings, newest first. Reads ask their
 	// owners too, so a change of membership does not turn into misses while
 	// records move: not only this node's records, but the other members',
@@ -27,7 +34,12 @@ type view struct {
 	// from is the ring by which this node's records were placed before the
 	// change it is still moving them for; its ring is nil once they have
 	// all reached their owners on ring.
-	from    placement
+	from placement
+	// gone holds the members that left the ring, or restarted, since this
+	// node last settled. Copies they were still to make (a replica a member
+	// did not take, to be retried) went with them: a record one of them
+	// owned goes to all its owners, not only new ones.
+	gone    map[string]bool
 	clients map[string]*peer.Client // by member name; remote members on the ring only
 	ips     map[string]bool         // the hosts of those members' data addresses
 }
@@ -66,6 +78,19 @@ func (p placement) forget(now incarnations) placement {
 // restarts under the same name comes back empty: by its start time it is a
 // new member, however alike the ring's names look.
 type incarnations map[string]time.Time
+
+// id returns a number that identifies the members and their start times
+// (never zero, which in a request means none is given).
+func (in incarnations) id() uint64 {
+	h := xxhash.New()
+	var b [8]byte
+	for _, name := range slices.Sorted(maps.Keys(in)) {
+		h.WriteString(name)
+		binary.BigEndian.PutUint64(b[:], uint64(in[name].UnixNano()))
+		h.Write(b[:])
+	}
+	return max(h.Sum64(), 1)
+}
 
 // restarted returns the members of was that are in now with another start time.
 func (was incarnations) restarted(now incarnations) []string {
@@ -179,6 +204,7 @@ func (s *Store) rebuild(members []cluster.Member) {
 			// A restarted process gets a fresh client: the old one may be
 			// backing off from the connection the old process dropped.
 			c = peer.NewClient(m.DataAddr, s.cfg.TLS, peer.DialFunc(s.cfg.Dial), s.logger)
+			c.OnRecover(func() { s.hurry(m.Name) })
 			c.Warm()
 		}
 		next.clients[m.Name] = c
@@ -189,10 +215,23 @@ func (s *Store) rebuild(members []cluster.Member) {
 	restarted := old.started.restarted(next.started)
 	changed := old.ring == nil || !sameNodes(old.ring.Nodes(), names) || len(restarted) > 0
 	if !changed {
-		next.ring, next.started, next.past, next.from = old.ring, old.started, old.past, old.from
+		next.ring, next.started, next.id, next.past, next.from, next.gone = old.ring, old.started, old.id, old.past, old.from, old.gone
 	} else {
 		next.ring = ring.New(names, 0, nil)
+		next.id = next.started.id()
+		next.gone = make(map[string]bool)
+		if old.from.ring != nil {
+			maps.Copy(next.gone, old.gone) // not settled since: still owed
+		}
+		for _, n := range restarted {
+			next.gone[n] = true
+		}
 		if old.ring != nil {
+			for _, n := range old.ring.Nodes() {
+				if !slices.Contains(names, n) {
+					next.gone[n] = true
+				}
+			}
 			next.past = append([]placement{{old.ring, old.started}}, old.past...)
 			next.from = old.from // still moving records placed by an older ring: keep at it
 			if next.from.ring == nil {
@@ -240,7 +279,7 @@ func (s *Store) settle(r *ring.Ring) {
 		return
 	}
 	next := *v
-	next.from = placement{}
+	next.from, next.gone = placement{}, nil
 	s.view.Store(&next)
 }
 

@@ -122,6 +122,11 @@ func (n *Network) Dialer(node string) func(ctx context.Context, network, addr st
 		c := &conn{Conn: nc, net: n, from: node}
 		n.mu.Lock()
 		c.to = n.nodeAt(addr)
+		if n.blockedLocked(c.from, c.to) { // a partition began while it dialed
+			n.mu.Unlock()
+			nc.Close()
+			return nil, fmt.Errorf("dial %s: %w", addr, ErrPartitioned)
+		}
 		n.conns[c] = struct{}{}
 		n.mu.Unlock()
 		return c, nil

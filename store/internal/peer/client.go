@@ -51,6 +51,7 @@ type Client struct {
 	downUntil time.Time // fail fast until then
 	lastErr   error     // why the peer is down
 	closed    bool
+	recovered func() // called when a request succeeds after failures
 
 	wg sync.WaitGroup // dial goroutines
 }
@@ -223,10 +224,24 @@ func (c *Client) drop(cn *conn) {
 	}
 }
 
-func (c *Client) succeeded() {
+// OnRecover sets f to be called when a request succeeds after one or more
+// failed: the peer is back (a partition healed, a process came up), and
+// whatever waits for it can go now. f must not block.
+func (c *Client) OnRecover(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.recovered = f
+}
+
+func (c *Client) succeeded() {
+	c.mu.Lock()
+	back := c.failures > 0 && c.recovered != nil
 	c.failures = 0
+	f := c.recovered
+	c.mu.Unlock()
+	if back {
+		f()
+	}
 }
 
 func (c *Client) failed(err error) {

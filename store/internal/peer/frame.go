@@ -22,6 +22,11 @@ const (
 	OpGet    Op = 1 // Value of the response is the stored value
 	OpPut    Op = 2 // Value of the request is stored under Key
 	OpDelete Op = 3
+
+	// Web sessions: versioned records in a space of their own.
+	OpWebGet    Op = 4 // Value of the response is the copy held (StatusNotFound if none)
+	OpWebPut    Op = 5 // store the copy in Value unless a newer one is held (then StatusNewer, with it)
+	OpWebCommit Op = 6 // coordinate a write: Value is the change; the receiver versions and replicates it
 )
 
 func (o Op) String() string {
@@ -32,6 +37,12 @@ func (o Op) String() string {
 		return "put"
 	case OpDelete:
 		return "delete"
+	case OpWebGet:
+		return "web get"
+	case OpWebPut:
+		return "web put"
+	case OpWebCommit:
+		return "web commit"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
@@ -46,6 +57,8 @@ const (
 	StatusInvalid  Status = 2 // the request was malformed or refused (bad op, key or value)
 	StatusExpired  Status = 3 // the entry under Key has expired (a miss, with its reason)
 	StatusLeaving  Status = 4 // the member is leaving the ring and takes no more records
+	StatusNewer    Status = 5 // the member holds a newer copy (in Value) than the one offered
+	StatusShort    Status = 6 // a write reached fewer members than it needs; Value says why
 )
 
 func (s Status) String() string {
@@ -60,6 +73,10 @@ func (s Status) String() string {
 		return "expired"
 	case StatusLeaving:
 		return "leaving"
+	case StatusNewer:
+		return "newer copy held"
+	case StatusShort:
+		return "too few copies"
 	}
 	return fmt.Sprintf("Status(%d)", uint8(s))
 }
@@ -71,6 +88,10 @@ type Request struct {
 	Op    Op
 	Key   string
 	Value []byte
+	// Ring identifies the ring by which the sender placed the record it
+	// sends (OpPut, OpWebPut): a receiver whose ring differs looks again at
+	// who else should hold it. Zero: not said (a sender before this field).
+	Ring uint64
 }
 
 // Response is one response frame.
@@ -91,8 +112,8 @@ const (
 )
 
 // Frame layout: a 4-byte big-endian length, then that many bytes holding one
-// msgpack array: [id, op, key, value] for a request, [id, status, value] for
-// a response. Decoders accept longer arrays and skip what they do not know,
+// msgpack array: [id, op, key, value, ring] for a request (ring only if not
+// zero), [id, status, value] for a response. Decoders accept longer arrays and skip what they do not know,
 // so fields can be appended in later versions.
 
 var (
@@ -118,11 +139,18 @@ func (w *frameWriter) request(r *Request) ([]byte, error) {
 		return nil, fmt.Errorf("peer: key of %d bytes exceeds %d", len(r.Key), MaxKey)
 	}
 	w.start()
-	_ = w.enc.EncodeArrayLen(4) // writes to a bytes.Buffer cannot fail
+	fields := 4
+	if r.Ring != 0 {
+		fields = 5
+	}
+	_ = w.enc.EncodeArrayLen(fields) // writes to a bytes.Buffer cannot fail
 	_ = w.enc.EncodeUint64(r.ID)
 	_ = w.enc.EncodeUint8(uint8(r.Op))
 	_ = w.enc.EncodeBytes([]byte(r.Key))
 	_ = w.enc.EncodeBytes(r.Value)
+	if r.Ring != 0 {
+		_ = w.enc.EncodeUint64(r.Ring)
+	}
 	return w.finish()
 }
 
@@ -194,6 +222,9 @@ func (fr *frameReader) request(body []byte) (Request, error) {
 	r.Op = Op(fr.r.Uint8())
 	r.Key = fr.r.String(MaxKey)
 	r.Value = fr.r.Bytes(MaxFrame)
+	if fr.r.Optional() {
+		r.Ring = fr.r.Uint64()
+	}
 	if err := fr.r.Close(); err != nil {
 		return Request{}, errMalformed
 	}

@@ -14,6 +14,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		{ID: 1, Op: OpGet, Key: "0123456789abcdef0123456789abcdef"},
 		{ID: 2, Op: OpPut, Key: "k", Value: []byte("value")},
 		{ID: 1 << 40, Op: OpDelete},
+		{ID: 3, Op: OpWebPut, Key: "k", Value: []byte("copy"), Ring: 0xfeedface},
 	} {
 		b, _ := w.request(&r)
 		f.Add(bytes.Clone(b[4:]))
@@ -31,7 +32,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("decoded request does not encode: %v", err)
 		}
 		r2, err := DecodeRequest(b[4:])
-		if err != nil || r2.ID != r.ID || r2.Op != r.Op || r2.Key != r.Key || !bytes.Equal(r2.Value, r.Value) {
+		if err != nil || r2.ID != r.ID || r2.Op != r.Op || r2.Key != r.Key || !bytes.Equal(r2.Value, r.Value) || r2.Ring != r.Ring {
 			t.Fatalf("re-encoded request differs: %+v vs %+v (%v)", r2, r, err)
 		}
 	})

@@ -58,6 +58,7 @@ type Server struct {
 	writeTimeout time.Duration // for each write to a connection; HandshakeTimeout but in tests
 	admission    *admission
 	rejected     *rejects.Log
+	slow         func(*Request) bool // requests to answer on goroutines of their own
 
 	mu        sync.Mutex // guards listeners, conns and closed
 	listeners map[net.Listener]struct{}
@@ -132,6 +133,11 @@ func (s *Server) Serve(ln net.Listener) error {
 // connections are admitted apart from strangers'. Call it before Serve; isMember
 // is called from Serve's goroutine.
 func (s *Server) MembersAt(isMember func(ip string) bool) { s.admission.isMember = isMember }
+
+// AnswerAside makes the server answer each request for which slow reports
+// true on a goroutine of its own, so that the connection's next requests do
+// not wait for it. Call it before Serve.
+func (s *Server) AnswerAside(slow func(*Request) bool) { s.slow = slow }
 
 // Rejected counts the connections and requests the server refused, by kind.
 func (s *Server) Rejected() map[string]uint64 { return s.rejected.Counts() }
@@ -232,9 +238,11 @@ func (s *Server) serveConn(raw net.Conn, admitted func()) {
 	peerName := certs[0].Subject.CommonName
 	s.logger.Debug("peer connected", "remote", remote, "peer", peerName)
 
-	bw := bufio.NewWriterSize(deadlineWriter{c, raw, s.writeTimeout}, 16<<10)
-	fr, fw := newFrameReader(), newFrameWriter()
+	out := &responder{bw: bufio.NewWriterSize(deadlineWriter{c, raw, s.writeTimeout}, 16<<10), fw: newFrameWriter()}
+	fr := newFrameReader()
 	var body []byte
+	var async sync.WaitGroup // requests answered on goroutines of their own
+	defer async.Wait()
 	for {
 		var err error
 		if body, err = readFrame(br, body); err != nil {
@@ -251,25 +259,57 @@ func (s *Server) serveConn(raw net.Conn, admitted func()) {
 			s.rejected.Add(rejectRequest, peerName, err)
 			return
 		}
-		resp := s.handler.ServePeer(&req)
-		resp.ID = req.ID
-		out, err := fw.response(&resp)
-		if err != nil {
-			s.logger.Error("peer response not sent", "peer", peerName, "op", req.Op, "err", err)
-			out, _ = fw.response(&Response{ID: req.ID, Status: StatusInvalid})
-		}
-		if _, err := bw.Write(out); err != nil {
-			return
+		if s.slow != nil && s.slow(&req) {
+			// A request that waits on other members (a web session write
+			// this member coordinates) is answered on a goroutine of its
+			// own: inline, it would hold up the connection's next requests,
+			// and two members coordinating for each other would each wait
+			// for the other's connection.
+			async.Go(func() {
+				if err := out.send(s.answer(&req), true); err != nil {
+					raw.Close() // the reader then stops too
+				}
+			})
+			continue
 		}
 		// Flush only when no further request is already waiting: pipelined
 		// requests get their responses in one write.
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				s.logger.Debug("peer connection closed: write failed", "peer", peerName, "err", err)
-				return
-			}
+		if err := out.send(s.answer(&req), br.Buffered() == 0); err != nil {
+			s.logger.Debug("peer connection closed: write failed", "peer", peerName, "err", err)
+			return
 		}
 	}
+}
+
+// answer returns the encoded response to req.
+func (s *Server) answer(req *Request) Response {
+	resp := s.handler.ServePeer(req)
+	resp.ID = req.ID
+	return resp
+}
+
+// responder writes a connection's responses, from the reading goroutine and
+// from those answering slow requests, one at a time.
+type responder struct {
+	mu sync.Mutex // guards bw and fw
+	bw *bufio.Writer
+	fw *frameWriter
+}
+
+func (r *responder) send(resp Response, flush bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out, err := r.fw.response(&resp)
+	if err != nil { // only a response too large to frame
+		out, _ = r.fw.response(&Response{ID: resp.ID, Status: StatusInvalid})
+	}
+	if _, err := r.bw.Write(out); err != nil {
+		return err
+	}
+	if flush {
+		return r.bw.Flush()
+	}
+	return nil
 }
 
 // deadlineWriter gives every write to a connection a fresh deadline. A

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessionmesh/sessionmesh/internal/wire"
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+)
+
+// A web session as the store keeps it: an entry, rewritten by every write,
+// and ordered by its version. The member that coordinates a write (the
+// first of the key's owners it can reach, usually the owner) gives it a
+// version greater than every copy it and the members it writes to hold;
+// every copy, whether it arrives by replication, read repair, rebalancing or
+// hand-over, replaces another only if its version is greater. So copies
+// converge on one whole value, the latest a coordinator accepted; and a
+// deletion, a tombstone with the greatest version, can never be undone by an
+// older copy coming back.
+type entry struct {
+	version version
+	deleted bool      // a tombstone: the session was deleted
+	expires time.Time // when the session, or the tombstone, may go
+	value   []byte
+}
+
+// version orders an entry's writes: a counter, which a coordinator sets to
+// one more than the newest copy it knows of and at least the time in
+// milliseconds (a hybrid logical clock), then, to order two writes two
+// coordinators made at once, which one made it.
+type version struct {
+	counter uint64
+	writer  uint64 // a hash of the coordinator's name
+}
+
+func (v version) compare(o version) int {
+	return cmp.Or(cmp.Compare(v.counter, o.counter), cmp.Compare(v.writer, o.writer))
+}
+
+// entryLayout is the layout version of an encoded entry: a msgpack array
+// [layout, counter, writer, deleted, expires, value]. Later layouts may
+// append fields; readers skip them.
+const entryLayout = 1
+
+// MaxWebValue is the largest web session value the store keeps. Sessions are
+// kilobytes; a value over this is refused with an error, never cut short.
+const MaxWebValue = 256 << 10
+
+var errWebValue = fmt.Errorf("store: web session value over %d bytes", MaxWebValue)
+
+func (e *entry) encode() []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(e.value) + 48)
+	enc := msgpack.NewEncoder(&buf)
+	_ = enc.EncodeArrayLen(6) // writes to a bytes.Buffer cannot fail
+	_ = enc.EncodeUint8(entryLayout)
+	_ = enc.EncodeUint64(e.version.counter)
+	_ = enc.EncodeUint64(e.version.writer)
+	var deleted uint8
+	if e.deleted {
+		deleted = 1
+	}
+	_ = enc.EncodeUint8(deleted)
+	_ = enc.EncodeTime(e.expires)
+	_ = enc.EncodeBytes(e.value)
+	return buf.Bytes()
+}
+
+var errEntry = errors.New("store: malformed web session entry")
+
+// decodeEntry parses an entry encoded by this layout or a later one. The
+// value does not alias b.
+func decodeEntry(b []byte) (entry, error) {
+	var r wire.Reader
+	r.Open(b, 6)
+	layout := r.Uint8()
+	e := entry{version: version{counter: r.Uint64(), writer: r.Uint64()}}
+	e.deleted = r.Uint8() != 0
+	e.expires = r.Time()
+	e.value = r.Bytes(MaxWebValue)
+	if err := r.Close(); err != nil || layout < entryLayout {
+		return entry{}, errEntry
+	}
+	return e, nil
+}
+
+// newTLSSpace returns the space of TLS sessions: records written once.
+func newTLSSpace(budget int64) *space {
+	return &space{
+		name: "tls", mem: newLocal(budget), putOp: peer.OpPut,
+		keep: func(val []byte) bool {
+			var r Record
+			return r.UnmarshalBinary(val) == nil && r.Returning
+		},
+		expires: func(val []byte) (time.Time, bool) {
+			var r Record
+			if r.UnmarshalBinary(val) != nil {
+				return time.Time{}, false
+			}
+			return r.Expires, true
+		},
+	}
+}
+
+// newWebSpace returns the space of web sessions: versioned entries.
+func newWebSpace(budget int64) *space {
+	return &space{
+		name: "web", mem: newLocal(budget), putOp: peer.OpWebPut,
+		newer: func(val, old []byte) bool {
+			e, err := decodeEntry(val)
+			if err != nil {
+				return false
+			}
+			o, err := decodeEntry(old)
+			return err != nil || e.version.compare(o.version) > 0
+		},
+		keep: func([]byte) bool { return true },
+		expires: func(val []byte) (time.Time, bool) {
+			e, err := decodeEntry(val)
+			return e.expires, err == nil
+		},
+	}
+}

@@ -1,0 +1,422 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/sessionmesh/sessionmesh/store/internal/peer"
+)
+
+// WebSessions is the store's space for web sessions: the server-side state
+// of a login cookie, a cart, what scs and gorilla/sessions keep. Unlike a
+// TLS session, a web session changes on every request that touches it,
+// sometimes on two members at once, and losing or resurrecting one is
+// visible to its user, so:
+//
+//   - Writes are coordinated. A Commit goes to the first of the key's owners
+//     it can reach (the owner, unless it is down), which gives the write a
+//     version greater than every copy it and the members it writes to hold,
+//     and returns only once Replicas members have stored it: an acknowledged
+//     write survives the crash of any Replicas−1 members.
+//   - Reads ask Replicas members and take the newest copy, so a Find on any
+//     member right after a Commit on another sees it, even if an owner that
+//     missed writes (it was partitioned away) answers too. Stale copies they
+//     find are repaired.
+//   - Every copy, wherever it comes from (replication, read repair,
+//     rebalancing, hand-over), replaces another only if it is newer. Copies
+//     converge on one whole value, the newest a coordinator accepted.
+//   - Delete writes a tombstone, the newest version, kept until the deleted
+//     session would have expired (and a minute longer, for clocks that
+//     differ): by then every copy of the old value has expired too, so a
+//     deleted session never comes back, whichever copy survives where.
+//   - Web sessions have a memory budget of their own (Config.WebMaxBytes),
+//     so a flood of TLS handshakes can never push one out.
+//
+// Values are at most MaxWebValue bytes; a larger one is an error, never cut
+// short. A WebSessions is safe for concurrent use.
+type WebSessions struct {
+	s     *Store
+	locks [256]sync.Mutex // a write's coordination, by key: one version at a time per key here
+	seed  maphash.Seed
+}
+
+// WebSessions returns the store's space for web sessions.
+func (s *Store) WebSessions() *WebSessions { return s.webSessions }
+
+// webTimeout bounds a web session call whose context has no deadline.
+const webTimeout = 5 * time.Second
+
+// tombstoneMargin is how long a tombstone outlives the session it deleted:
+// members' clocks may differ by this much before a copy of the old value
+// could outlive it.
+const tombstoneMargin = time.Minute
+
+// unknownLifetime is how long a tombstone lives for a session no member it
+// reached knew of (a Delete of a key never written, or whose copies are all
+// out of reach): long enough for a copy out of reach to have expired, for
+// sessions no longer than this.
+const unknownLifetime = 24 * time.Hour
+
+// Find returns the value of the web session under key, and whether there is
+// one. A deleted or expired session is not found. It fails if no member that
+// may hold it answers (or ctx ends first): the caller's user must not be
+// told their session is gone when it is only out of reach.
+func (w *WebSessions) Find(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := checkID(key); err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	e, found, err := w.read(ctx, key)
+	if err != nil || !found || e.deleted || !e.expires.After(w.s.cfg.Now()) {
+		return nil, false, err
+	}
+	return e.value, true, nil
+}
+
+// Commit stores value as the web session under key until expires, on
+// Replicas members, and returns once they have it. It fails if fewer could
+// take it before ctx ended (the write may still have reached some: a later
+// Commit or Delete overrides it, as every later write does).
+func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expires time.Time) error {
+	if err := checkID(key); err != nil {
+		return err
+	}
+	if len(value) > MaxWebValue {
+		return fmt.Errorf("%w: %d bytes", errWebValue, len(value))
+	}
+	if !expires.After(w.s.cfg.Now()) {
+		return w.Delete(ctx, key) // expired already: as good as deleted
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return w.write(ctx, key, change{value: value, expires: expires})
+}
+
+// Delete deletes the web session under key, everywhere, for good: it writes
+// a tombstone on Replicas members, which outlasts every copy of the session.
+func (w *WebSessions) Delete(ctx context.Context, key string) error {
+	if err := checkID(key); err != nil {
+		return err
+	}
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return w.write(ctx, key, change{deleted: true})
+}
+
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, webTimeout)
+}
+
+// change is a write a caller asks for, before a coordinator versions it.
+type change struct {
+	value   []byte
+	expires time.Time
+	deleted bool
+}
+
+// The change travels to a coordinator as an entry without a version.
+func (c change) encode() []byte {
+	return (&entry{deleted: c.deleted, expires: c.expires, value: c.value}).encode()
+}
+
+func decodeChange(b []byte) (change, error) {
+	e, err := decodeEntry(b)
+	return change{value: e.value, expires: e.expires, deleted: e.deleted}, err
+}
+
+// preference returns the members a key's copies belong on, in ring order:
+// its owners first, then the members after them, who stand in for owners
+// that are out of reach.
+func (w *WebSessions) preference(v *view, key string) []string {
+	if v.ring == nil || v.ring.Len() == 0 {
+		return []string{w.s.self}
+	}
+	return v.ring.Owners(key, v.ring.Len())
+}
+
+// copies returns how many members a write must reach.
+func (w *WebSessions) copies(v *view) int {
+	if v.ring == nil {
+		return 1
+	}
+	return max(1, min(w.s.cfg.Replicas, v.ring.Len()))
+}
+
+// write finds a coordinator for the change, itself or the first member of
+// the key's preference list that answers, and has it coordinate.
+func (w *WebSessions) write(ctx context.Context, key string, c change) error {
+	v := w.s.view.Load()
+	var errs []error
+	for _, name := range w.preference(v, key) {
+		if name == w.s.self {
+			return w.coordinate(ctx, key, c)
+		}
+		cl := v.clients[name]
+		if cl == nil {
+			continue
+		}
+		resp, err := cl.Do(ctx, &peer.Request{Op: peer.OpWebCommit, Key: key, Value: c.encode()})
+		switch {
+		case err == nil && resp.Status == peer.StatusOK:
+			return nil
+		case err == nil && resp.Status == peer.StatusShort:
+			return fmt.Errorf("%w: %s", ErrUnavailable, resp.Value)
+		case err == nil:
+			errs = append(errs, fmt.Errorf("%s: %v", name, resp.Status))
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("%w: no member could coordinate the write: %w", ErrUnavailable, errors.Join(errs...))
+}
+
+// coordinate versions a change and stores it here and on enough other
+// members of the key's preference list to make Replicas copies. Writes of
+// one key coordinated here take turns, so each gets a version of its own.
+func (w *WebSessions) coordinate(ctx context.Context, key string, c change) error {
+	mu := &w.locks[maphash.String(w.seed, key)%uint64(len(w.locks))]
+	mu.Lock()
+	defer mu.Unlock()
+	s := w.s
+	now := s.cfg.Now()
+	e := entry{deleted: c.deleted, expires: c.expires, value: c.value}
+	known := time.Time{} // the latest expiry of a copy seen, for a tombstone
+	base := version{}
+	if held, _, ok := s.web.mem.peek(key, now); ok {
+		if h, err := decodeEntry(held); err == nil {
+			base, known = h.version, h.expires
+		}
+	}
+	v := s.view.Load()
+	need := w.copies(v) - 1
+	for attempt := 0; ; attempt++ {
+		// One more than the newest copy known, and no less than the time in
+		// milliseconds: a coordinator that cannot reach a newer copy (it is
+		// behind a partition) still orders its write after those made
+		// earlier, as long as members' clocks agree to well within the time
+		// between two writes of one session.
+		e.version = version{counter: max(base.counter+1, uint64(now.UnixMilli())), writer: w.writer()}
+		if c.deleted {
+			e.expires = now.Add(unknownLifetime)
+			if !known.IsZero() {
+				e.expires = known.Add(tombstoneMargin)
+			}
+		}
+		val := e.encode()
+		took, newer, err := w.replicate(ctx, v, key, val, need)
+		if newer != nil && newer.version.compare(e.version) >= 0 && attempt < 4 {
+			// Another member holds a later write this one missed (it was
+			// out of reach, or is new here): version above it, and try again.
+			base = newer.version
+			if newer.expires.After(known) {
+				known = newer.expires
+			}
+			continue
+		}
+		if _, _, err := s.store(s.web, key, val); err != nil {
+			return err
+		}
+		// Owners that did not take it (out of reach: a stand-in did) get it
+		// later, as a failed replica copy does; a coordinator standing in
+		// for an owner drops its copy once the owners have it.
+		var missing []string
+		for _, o := range others(v.placement(key), s.self) {
+			if !slices.Contains(took, o) {
+				missing = append(missing, o)
+			}
+		}
+		if stray := !v.holds(key); len(missing) > 0 || stray {
+			s.pending.add(s.web, key, missing, stray, s.cfg.retryBase)
+		}
+		s.recheck(s.web, key, v)
+		if len(took) < need {
+			return fmt.Errorf("%w: the write reached %d of the %d members it needs: %v", ErrUnavailable, len(took)+1, need+1, err)
+		}
+		return nil
+	}
+}
+
+// writer identifies this member in the versions it makes.
+func (w *WebSessions) writer() uint64 { return xxhash.Sum64String(w.s.self) }
+
+// replicate offers val to need members of key's preference list other than
+// this one, going down the list past those that do not answer. It returns
+// those that took it, the newest copy any of them holds instead (if newer
+// than val), and why the others did not.
+func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []byte, need int) (took []string, newer *entry, err error) {
+	var errs []error
+	var mu sync.Mutex // guards took, newer and errs
+	pending := others(w.preference(v, key), w.s.self)
+	for len(took) < need && len(pending) > 0 && ctx.Err() == nil {
+		batch := pending[:min(need-len(took), len(pending))]
+		pending = pending[len(batch):]
+		var wg sync.WaitGroup
+		for _, name := range batch {
+			cl := v.clients[name]
+			if cl == nil {
+				continue
+			}
+			wg.Go(func() {
+				resp, err := cl.Do(ctx, &peer.Request{Op: peer.OpWebPut, Key: key, Value: val, Ring: v.id})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && resp.Status == peer.StatusOK:
+					took = append(took, name)
+				case err == nil && resp.Status == peer.StatusNewer:
+					if e, derr := decodeEntry(resp.Value); derr == nil && (newer == nil || e.version.compare(newer.version) > 0) {
+						newer = &e
+					}
+				case err == nil:
+					errs = append(errs, fmt.Errorf("%s: %v", name, resp.Status))
+				default:
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				}
+			})
+		}
+		wg.Wait()
+		if newer != nil {
+			break
+		}
+	}
+	return took, newer, errors.Join(errs...)
+}
+
+// read asks the first Replicas members of key's preference list that answer
+// (this one first, if it is among them) and returns the newest copy, and
+// whether any member holds one. Members whose copy is older, or who have
+// none, get the newest (read repair).
+func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error) {
+	s := w.s
+	v := s.view.Load()
+	need := w.copies(v)
+	type answer struct {
+		name string
+		e    entry
+		ok   bool // holds a copy
+	}
+	var answers []answer
+	var errs []error
+	var mu sync.Mutex // guards answers and errs
+	asked := map[string]bool{}
+	ask := func(batch []string) {
+		var wg sync.WaitGroup
+		for _, name := range batch {
+			asked[name] = true
+			if name == s.self {
+				a := answer{name: name}
+				if held, _, ok := s.web.mem.peek(key, s.cfg.Now()); ok {
+					a.e, a.ok = mustDecode(held)
+				}
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+				continue
+			}
+			cl := v.clients[name]
+			if cl == nil {
+				continue
+			}
+			wg.Go(func() {
+				resp, err := cl.Do(ctx, &peer.Request{Op: peer.OpWebGet, Key: key})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil && resp.Status == peer.StatusOK:
+					a := answer{name: name}
+					a.e, a.ok = mustDecode(resp.Value)
+					answers = append(answers, a)
+				case err == nil && resp.Status == peer.StatusNotFound:
+					answers = append(answers, answer{name: name})
+				case err == nil:
+					errs = append(errs, fmt.Errorf("%s: %v", name, resp.Status))
+				default:
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// The first Replicas members of the preference list that answer...
+	pref := w.preference(v, key)
+	for len(answers) < need && len(pref) > 0 && ctx.Err() == nil {
+		batch := pref[:min(need-len(answers), len(pref))]
+		pref = pref[len(batch):]
+		ask(batch)
+	}
+	// ...and if none of them holds a copy, the key's owners on the earlier
+	// rings: after a change, the members that held it may not have handed it
+	// to its new owners yet.
+	if !slices.ContainsFunc(answers, func(a answer) bool { return a.ok }) && ctx.Err() == nil {
+		var past []string
+		for _, o := range v.owners(key) {
+			if !asked[o] {
+				past = append(past, o)
+			}
+		}
+		ask(past)
+	}
+	if len(answers) == 0 {
+		return entry{}, false, fmt.Errorf("%w: no member that may hold the web session answered: %w", ErrUnavailable, errors.Join(errs...))
+	}
+	var best *answer
+	for i := range answers {
+		if answers[i].ok && (best == nil || answers[i].e.version.compare(best.e.version) > 0) {
+			best = &answers[i]
+		}
+	}
+	if best == nil {
+		// Nobody holds a copy. That says the session does not exist only if
+		// one of its owners said so: a write reaches the first owners it
+		// can, so a stand-in that has none says nothing when every owner
+		// was out of reach (with Replicas 1, the owner).
+		owners := v.placement(key)
+		if !slices.ContainsFunc(answers, func(a answer) bool { return slices.Contains(owners, a.name) }) && len(owners) > 0 {
+			return entry{}, false, fmt.Errorf("%w: none of the web session's owners answered: %w", ErrUnavailable, errors.Join(errs...))
+		}
+		return entry{}, false, nil
+	}
+	var stale []string
+	for _, a := range answers {
+		if !a.ok || a.e.version.compare(best.e.version) < 0 {
+			stale = append(stale, a.name)
+		}
+	}
+	if len(stale) > 0 {
+		val := best.e.encode()
+		if i := indexOf(stale, s.self); i >= 0 {
+			s.store(s.web, key, val)
+			stale = append(stale[:i], stale[i+1:]...)
+		}
+		s.copy(s.web, key, val, stale, &s.stats.repaired)
+	}
+	return best.e, true, nil
+}
+
+func mustDecode(b []byte) (entry, bool) {
+	e, err := decodeEntry(b)
+	return e, err == nil
+}
+
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
