@@ -12,7 +12,7 @@ import (
 // a miss, not a loop. (A web session write it is asked to coordinate goes to
 // other members, but as copies, each stored where it lands.)
 func (s *Store) servePeer(req *peer.Request) peer.Response {
-	if checkID(req.Key) != nil {
+	if checkID(req.Key) != nil || s.cfg.webless && req.Op >= peer.OpWebGet {
 		return peer.Response{Status: peer.StatusInvalid}
 	}
 	switch req.Op {

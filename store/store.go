@@ -112,6 +112,9 @@ type Config struct {
 	// retryBase is the first wait before a rebalance round that could not
 	// send everything is tried again: 1 s, and less in simulations.
 	retryBase time.Duration
+	// webless makes the store answer web session requests as a member of a
+	// version before them did (StatusInvalid): tests of mixed versions.
+	webless bool
 }
 
 // Store is the sharded session store: each record lives on the members the

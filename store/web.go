@@ -310,8 +310,9 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		ok   bool // holds a copy
 	}
 	var answers []answer
+	var older []string // members that answered that they know no web sessions
 	var errs []error
-	var mu sync.Mutex // guards answers and errs
+	var mu sync.Mutex // guards answers, older and errs
 	asked := map[string]bool{}
 	ask := func(batch []string) {
 		var wg sync.WaitGroup
@@ -342,6 +343,10 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 					answers = append(answers, a)
 				case err == nil && resp.Status == peer.StatusNotFound:
 					answers = append(answers, answer{name: name})
+				case err == nil && resp.Status == peer.StatusInvalid:
+					// A member of a version before web sessions: it holds
+					// none, and writes pass it by as this read does.
+					older = append(older, name)
 				case err == nil:
 					errs = append(errs, fmt.Errorf("%s: %v", name, resp.Status))
 				default:
@@ -385,7 +390,10 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		// can, so a stand-in that has none says nothing when every owner
 		// was out of reach (with Replicas 1, the owner).
 		owners := v.placement(key)
-		if !slices.ContainsFunc(answers, func(a answer) bool { return slices.Contains(owners, a.name) }) && len(owners) > 0 {
+		spoke := func(name string) bool {
+			return slices.Contains(older, name) || slices.ContainsFunc(answers, func(a answer) bool { return a.name == name })
+		}
+		if !slices.ContainsFunc(owners, spoke) && len(owners) > 0 {
 			return entry{}, false, fmt.Errorf("%w: none of the web session's owners answered: %w", ErrUnavailable, errors.Join(errs...))
 		}
 		return entry{}, false, nil
