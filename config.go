@@ -115,6 +115,12 @@ type Config struct {
 	// used. Default 256 MiB, about a million records.
 	MaxBytes int64
 
+	// WebMaxBytes bounds the memory this member's web sessions (see
+	// Member.WebSessions) may use, apart from MaxBytes, so that a flood of
+	// TLS handshakes never pushes one out. When full, the least recently
+	// used go. Default 64 MiB.
+	WebMaxBytes int64
+
 	// Replicas is how many members hold each session in Cache mode: with
 	// 2, a member can crash without its sessions going with it. Default 2.
 	Replicas int

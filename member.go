@@ -81,11 +81,12 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 	switch cfg.Mode {
 	case Cache:
 		if m.store, err = store.New(m.node, store.Config{
-			Addr:     cfg.DataAddr,
-			TLS:      m.node.PeerTLS(),
-			MaxBytes: cfg.MaxBytes,
-			Replicas: cfg.Replicas,
-			Logger:   m.logger,
+			Addr:        cfg.DataAddr,
+			TLS:         m.node.PeerTLS(),
+			MaxBytes:    cfg.MaxBytes,
+			WebMaxBytes: cfg.WebMaxBytes,
+			Replicas:    cfg.Replicas,
+			Logger:      m.logger,
 		}); err != nil {
 			return m, fmt.Errorf("sessionmesh: data channel on %s: %w", cfg.DataAddr, err)
 		}
@@ -208,6 +209,17 @@ func (m *Member) Node() *cluster.Node { return m.node }
 // Store returns the member's share of the session store (package store), or
 // nil in Tickets mode.
 func (m *Member) Store() *store.Store { return m.store }
+
+// WebSessions returns the cluster's web sessions (package store), for the
+// session store adapters: scsstore.New(m.WebSessions()) for scs,
+// gorillastore.New(m.WebSessions(), hashKey) for gorilla/sessions. In
+// Tickets mode there is no store, and every call on it fails saying so.
+func (m *Member) WebSessions() *store.WebSessions {
+	if m.store == nil {
+		return nil
+	}
+	return m.store.WebSessions()
+}
 
 // TicketKeys returns the member's copy of the cluster's ticket keys (package
 // ticketkeys), or nil in Cache mode.

@@ -51,7 +51,8 @@ const entryLayout = 1
 // kilobytes; a value over this is refused with an error, never cut short.
 const MaxWebValue = 256 << 10
 
-var errWebValue = fmt.Errorf("store: web session value over %d bytes", MaxWebValue)
+// ErrTooLarge is returned for a web session value over MaxWebValue bytes.
+var ErrTooLarge = fmt.Errorf("store: web session value over %d KiB", MaxWebValue>>10)
 
 func (e *entry) encode() []byte {
 	var buf bytes.Buffer

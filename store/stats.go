@@ -14,6 +14,11 @@ type Stats struct {
 	WebBytes     int64 // memory they cost
 	WebMaxBytes  int64 // their budget, apart from MaxBytes
 	WebEvictions uint64
+	WebFinds     uint64 // WebSessions.Find calls on this node
+	WebFound     uint64 // of those, sessions found
+	WebCommits   uint64 // WebSessions.Commit calls on this node that stored the session
+	WebDeletes   uint64 // WebSessions.Delete calls on this node that stored the tombstone
+	WebErrors    uint64 // WebSessions calls that failed: members out of reach, too few copies
 
 	LocalHits    uint64 // Gets answered from local memory
 	RemoteHits   uint64 // Gets answered by another member
@@ -57,6 +62,8 @@ type counters struct {
 	replicated, repaired, rebalanced, handedOff atomic.Uint64
 	copyErrors, copiesDropped, ringChanges      atomic.Uint64
 	copiesPending                               atomic.Int64
+	webFinds, webFound, webCommits, webDeletes  atomic.Uint64
+	webErrors                                   atomic.Uint64
 }
 
 // Stats returns a snapshot of the store's counters and gauges.
@@ -71,6 +78,11 @@ func (s *Store) Stats() Stats {
 		RemotePuts:   s.stats.remotePuts.Load(),
 		ServedGets:   s.stats.servedGets.Load(),
 		ServedPuts:   s.stats.servedPuts.Load(),
+		WebFinds:     s.stats.webFinds.Load(),
+		WebFound:     s.stats.webFound.Load(),
+		WebCommits:   s.stats.webCommits.Load(),
+		WebDeletes:   s.stats.webDeletes.Load(),
+		WebErrors:    s.stats.webErrors.Load(),
 
 		Replicated:    s.stats.replicated.Load(),
 		Repaired:      s.stats.repaired.Load(),

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -39,8 +40,10 @@ import (
 //   - Web sessions have a memory budget of their own (Config.WebMaxBytes),
 //     so a flood of TLS handshakes can never push one out.
 //
-// Values are at most MaxWebValue bytes; a larger one is an error, never cut
-// short. A WebSessions is safe for concurrent use.
+// Keys are 1 to 255 bytes. Values are at most MaxWebValue bytes; a larger
+// one is an error (ErrTooLarge), never cut short. A WebSessions is safe for
+// concurrent use. A nil *WebSessions (what a member without a store hands
+// out) fails every call with an error that says so.
 type WebSessions struct {
 	s     *Store
 	locks [256]sync.Mutex // a write's coordination, by key: one version at a time per key here
@@ -49,6 +52,11 @@ type WebSessions struct {
 
 // WebSessions returns the store's space for web sessions.
 func (s *Store) WebSessions() *WebSessions { return s.webSessions }
+
+// errNoStore is what a nil *WebSessions answers: what a member without a
+// store (sessionmesh's Tickets mode) hands out.
+var errNoStore = errors.New("store: no web sessions here: this member has no session store " +
+	"(a sessionmesh member in Tickets mode); web sessions need Mode Cache")
 
 // webTimeout bounds a web session call whose context has no deadline.
 const webTimeout = 5 * time.Second
@@ -69,15 +77,27 @@ const unknownLifetime = 24 * time.Hour
 // may hold it answers (or ctx ends first): the caller's user must not be
 // told their session is gone when it is only out of reach.
 func (w *WebSessions) Find(ctx context.Context, key string) ([]byte, bool, error) {
+	if w == nil {
+		return nil, false, errNoStore
+	}
+	if w.s.isClosed() {
+		return nil, false, ErrClosed
+	}
 	if err := checkID(key); err != nil {
 		return nil, false, err
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
+	w.s.stats.webFinds.Add(1)
 	e, found, err := w.read(ctx, key)
-	if err != nil || !found || e.deleted || !e.expires.After(w.s.cfg.Now()) {
+	if err != nil {
+		w.s.stats.webErrors.Add(1)
 		return nil, false, err
 	}
+	if !found || e.deleted || !e.expires.After(w.s.cfg.Now()) {
+		return nil, false, nil
+	}
+	w.s.stats.webFound.Add(1)
 	return e.value, true, nil
 }
 
@@ -86,29 +106,51 @@ func (w *WebSessions) Find(ctx context.Context, key string) ([]byte, bool, error
 // take it before ctx ended (the write may still have reached some: a later
 // Commit or Delete overrides it, as every later write does).
 func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expires time.Time) error {
+	if w == nil {
+		return errNoStore
+	}
+	if w.s.isClosed() {
+		return ErrClosed
+	}
 	if err := checkID(key); err != nil {
 		return err
 	}
 	if len(value) > MaxWebValue {
-		return fmt.Errorf("%w: %d bytes", errWebValue, len(value))
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(value))
 	}
 	if !expires.After(w.s.cfg.Now()) {
 		return w.Delete(ctx, key) // expired already: as good as deleted
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	return w.write(ctx, key, change{value: value, expires: expires})
+	return w.count(&w.s.stats.webCommits, w.write(ctx, key, change{value: value, expires: expires}))
+}
+
+// count counts a write's outcome: in done if it succeeded, else as an error.
+func (w *WebSessions) count(done *atomic.Uint64, err error) error {
+	if err != nil {
+		w.s.stats.webErrors.Add(1)
+	} else {
+		done.Add(1)
+	}
+	return err
 }
 
 // Delete deletes the web session under key, everywhere, for good: it writes
 // a tombstone on Replicas members, which outlasts every copy of the session.
 func (w *WebSessions) Delete(ctx context.Context, key string) error {
+	if w == nil {
+		return errNoStore
+	}
+	if w.s.isClosed() {
+		return ErrClosed
+	}
 	if err := checkID(key); err != nil {
 		return err
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
-	return w.write(ctx, key, change{deleted: true})
+	return w.count(&w.s.stats.webDeletes, w.write(ctx, key, change{deleted: true}))
 }
 
 func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -160,6 +202,9 @@ func (w *WebSessions) write(ctx context.Context, key string, c change) error {
 	var errs []error
 	for _, name := range w.preference(v, key) {
 		if name == w.s.self {
+			if w.s.leaving.Load() {
+				continue // what it stores now would leave with it
+			}
 			return w.coordinate(ctx, key, c)
 		}
 		cl := v.clients[name]

@@ -141,7 +141,7 @@ func TestWebDeleteSticks(t *testing.T) {
 func TestWebTooLarge(t *testing.T) {
 	tc := newTestCluster(t, 2)
 	err := tc.stores[0].WebSessions().Commit(ctx(t), "big", make([]byte, MaxWebValue+1), tc.clock.Now().Add(time.Hour))
-	if !errors.Is(err, errWebValue) {
+	if !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Commit of %d bytes: %v", MaxWebValue+1, err)
 	}
 	if err := tc.stores[0].WebSessions().Commit(ctx(t), "big", make([]byte, MaxWebValue), tc.clock.Now().Add(time.Hour)); err != nil {

@@ -17,16 +17,17 @@ import (
 // an overloaded machine); everything of ours is gone when Close returns.
 const Grace = 10 * time.Second
 
-// Main runs the tests and then fails if any goroutine outlives Grace.
+// Main runs the tests and then fails if any goroutine outlives Grace,
+// except those opts ignore (another library's, that it cannot stop).
 // Use it as TestMain: func TestMain(m *testing.M) { leakcheck.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M, opts ...goleak.Option) {
 	code := m.Run()
 	if code == 0 {
 		deadline := time.Now().Add(Grace)
-		err := goleak.Find()
+		err := goleak.Find(opts...)
 		for err != nil && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
-			err = goleak.Find()
+			err = goleak.Find(opts...)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "leakcheck: goroutines left running after the tests: %v\n", err)
