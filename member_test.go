@@ -346,6 +346,8 @@ func TestStartFails(t *testing.T) {
 		{"unknown mode", local(func(c *sessionmesh.Config) { c.Mode = 7 }), "Mode"},
 		{"empty seed", local(func(c *sessionmesh.Config) { c.Join = []string{""} }), "empty address"},
 		{"data port taken", local(func(c *sessionmesh.Config) { c.DataAddr = taken.Addr().String() }), taken.Addr().String()},
+		{"gossip port taken", local(func(c *sessionmesh.Config) { c.BindAddr = taken.Addr().String() }), "address already in use"},
+		{"negative web budget", local(func(c *sessionmesh.Config) { c.WebMaxBytes = -1 }), "WebMaxBytes"},
 		{"nobody answers", local(func(c *sessionmesh.Config) {
 			c.Join = []string{taken.Addr().String()} // TCP, but not memberlist
 			c.JoinTimeout = 300 * time.Millisecond

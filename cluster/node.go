@@ -96,10 +96,11 @@ func New(cfg Config) (n *Node, err error) {
 	// strangers'); the node's name, which the list and the logs carry,
 	// needs the port the listener gets.
 	n.members = newMemberSet("", cfg.Logger, cfg.Timing.ProbeInterval)
-	n.rejected = rejects.New("gossip", cfg.Logger, rejectSummary)
-	defer func() {
+	rejected := rejects.New("gossip", cfg.Logger, rejectSummary)
+	n.rejected = rejected
+	defer func() { // n is nil by then: a failure returns nil, err
 		if err != nil {
-			n.rejected.Close()
+			rejected.Close()
 		}
 	}()
 	g, err := newGate(cfg.Label, keys, cfg.Timing.TCPTimeout, n.maxStream, n.members.hasIP, n.rejected)
@@ -116,9 +117,10 @@ func New(cfg Config) (n *Node, err error) {
 		}
 		transport, port = nt, nt.port()
 	}
+	started := false // memberlist took the transport over
 	defer func() {
-		if err != nil && n.ml == nil {
-			transport.Shutdown() // memberlist never took it over
+		if err != nil && !started {
+			transport.Shutdown()
 		}
 	}()
 	if cfg.Name == "" {
@@ -160,6 +162,7 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start gossip on %s: %w", cfg.BindAddr, err)
 	}
+	started = true
 	n.ml = ml
 	// LocalNode points into state memberlist keeps changing under its own
 	// lock; read the address once, now, before anything else can.
