@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,55 +16,12 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/sessionmesh/sessionmesh/internal/headless"
 )
 
 // The status page is for people, so these tests open it in a real browser,
 // a headless Chromium, and read what it rendered.
-
-// chromium returns the path of a headless Chromium. Without one the test is
-// skipped, unless SESSIONMESH_REQUIRE_CHROMIUM=1 (as in CI) makes that a
-// failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium-headless-shell", "chromium"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("SESSIONMESH_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal("no chromium-headless-shell or chromium on PATH, and SESSIONMESH_REQUIRE_CHROMIUM=1")
-	}
-	t.Skip("no chromium-headless-shell or chromium on PATH")
-	return ""
-}
-
-// startBrowser starts a headless Chromium with a profile of its own, for
-// the test, and returns the context of its first tab. The browser is gone,
-// its process waited for, when the test ends.
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	exe := chromium(t)
-	profile := t.TempDir() // removed after the browser stops: cleanups run last first
-	alloc, stopAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-	t.Cleanup(stopAlloc)
-	browser, stopBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(stopBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	return browser
-}
 
 // rendered is what a browser shows of the status page.
 type rendered struct {
@@ -161,7 +116,7 @@ func open(t *testing.T, browser context.Context, url string) (page rendered, req
 // sessions and the peer lookups; in ticket mode, with no store, it leaves
 // them out and shows the ticket keys.
 func TestPageInBrowser(t *testing.T) {
-	browser := startBrowser(t)
+	browser := headless.Start(t)
 	const prefix = "/debug/sessionmesh/"
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
@@ -215,7 +170,7 @@ func TestPageInBrowser(t *testing.T) {
 // TestBrowserChecks: the checks of open are not blind: on a page that
 // logs an error, throws, and loads an image that is not there, each shows.
 func TestBrowserChecks(t *testing.T) {
-	browser := startBrowser(t)
+	browser := headless.Start(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)

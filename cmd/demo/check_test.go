@@ -116,7 +116,13 @@ func startCluster(t *testing.T, size int) (*proc, map[string]demoNode) {
 // startClusterWith is startCluster with more of the runner's flags.
 func startClusterWith(t *testing.T, size int, flags ...string) (*proc, map[string]demoNode) {
 	t.Helper()
-	p := startProc(t, testEnv(), append([]string{"-nodes", strconv.Itoa(size)}, flags...)...)
+	return startClusterEnv(t, testEnv(), size, flags...)
+}
+
+// startClusterEnv is startClusterWith in the environment env.
+func startClusterEnv(t *testing.T, env []string, size int, flags ...string) (*proc, map[string]demoNode) {
+	t.Helper()
+	p := startProc(t, env, append([]string{"-nodes", strconv.Itoa(size)}, flags...)...)
 	deadline := time.Now().Add(startTimeout)
 	nodes := make(map[string]demoNode)
 	for range size {

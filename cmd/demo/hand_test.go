@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -127,6 +128,29 @@ func TestHandCommands(t *testing.T) {
 		metrics := shell(t, find(`^curl .*/metrics`)[0])
 		if !strings.Contains(metrics, `sessionmesh_handshakes_total{result="resumed",version="TLS1.3"}`) {
 			t.Errorf("metrics: no resumed TLS 1.3 handshakes in\n%s", metrics)
+		}
+	})
+
+	t.Run("visits", func(t *testing.T) {
+		if _, err := exec.LookPath("curl"); err != nil {
+			t.Skip("curl not found")
+		}
+		visits := find(`^curl .*/visits$`)
+		logout := find(`^curl .* -X POST .*/logout$`)[0]
+		if len(visits) != 3 {
+			t.Fatalf("%d visit commands, want 3", len(visits))
+		}
+		for round := range 2 {
+			for i, c := range visits {
+				want := fmt.Sprintf(`{"node":"node-%d","visits":%d}`, i+1, 3*round+i+1)
+				if got := strings.TrimSpace(shell(t, c)); got != want {
+					t.Errorf("%s: %s, want %s", c, got, want)
+				}
+			}
+		}
+		shell(t, logout)
+		if got := strings.TrimSpace(shell(t, visits[2])); got != `{"node":"node-3","visits":1}` {
+			t.Errorf("after logout: %s, want visit 1", got)
 		}
 	})
 

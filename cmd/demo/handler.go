@@ -18,8 +18,9 @@ import (
 //	http: HTTP/2.0
 //
 // GET /status is the member's status page (or JSON) and GET /metrics its
-// Prometheus metrics, both from ops (sessionmesh.Member.Handler).
-func newHandler(name string, ops http.Handler) http.Handler {
+// Prometheus metrics, both from ops (sessionmesh.Member.Handler). GET
+// /visits and POST /logout are visits's (see newVisits).
+func newHandler(name string, ops, visits http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -34,6 +35,8 @@ func newHandler(name string, ops http.Handler) http.Handler {
 	})
 	mux.Handle("GET /status", ops)
 	mux.Handle("GET /metrics", ops)
+	mux.Handle("GET /visits", visits)
+	mux.Handle("POST /logout", visits)
 	return mux
 }
 

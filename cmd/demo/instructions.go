@@ -15,9 +15,10 @@ const servingLine = "Serving until Ctrl-C (or SIGTERM), which stops every node."
 // it can be pasted as it is.
 //
 // addEnv goes before the command that adds a node (it gives it the secret,
-// by a file's name); sessionFile is where openssl keeps its session, in the
-// runner's private directory.
-func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile string) {
+// by a file's name); sessionFile is where openssl keeps its session and
+// cookieJar where curl keeps its cookies, in the runner's private
+// directory. Ticket mode has no web sessions: cookieJar is then "".
+func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile, cookieJar string) {
 	a, b := nodes[0], nodes[1]
 	request := `printf 'GET / HTTP/1.0\r\n\r\n'`
 	filter := `grep -E '^(New|Reused),|^(node|resumed):'`
@@ -38,6 +39,18 @@ func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile string
 	p("")
 	p("  curl -k https://%s/", a.tls)
 	p("")
+	if cookieJar != "" {
+		c := nodes[len(nodes)-1]
+		p("Count visits in a web session (scs, cookie \"session\") that every node shares: each")
+		p("visit counts on from the last, whichever node it lands on, and after a logout it")
+		p("starts again at 1. A browser does the same across the ports of 127.0.0.1.")
+		p("")
+		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, a.tls)
+		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, b.tls)
+		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, c.tls)
+		p("  curl -sk -b %s -c %s -X POST https://%s/logout", cookieJar, cookieJar, b.tls)
+		p("")
+	}
 	p("Watch a node: open https://%s/status in a browser (accept the self-signed", a.tls)
 	p("certificate), or ask it for JSON or Prometheus metrics:")
 	p("")

@@ -190,7 +190,11 @@ func (r *runner) run(ctx context.Context) int {
 		return 1
 	}
 
-	writeInstructions(r.stdout, r.nodeLines(), r.addEnv, filepath.Join(r.dir, "session.pem"))
+	cookieJar := filepath.Join(r.dir, "cookies.txt")
+	if r.opts.mode.resumption == ticketMode {
+		cookieJar = "" // no store, no web sessions
+	}
+	writeInstructions(r.stdout, r.nodeLines(), r.addEnv, filepath.Join(r.dir, "session.pem"), cookieJar)
 	if err := r.serve(ctx); err != nil {
 		r.stderr.printf("demo: %s\n", oneLine(err))
 		return 1

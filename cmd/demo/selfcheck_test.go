@@ -86,7 +86,7 @@ func serveHandler(t *testing.T, name string, cert tls.Certificate, key [32]byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: newHandler(name, http.NotFoundHandler())}
+	srv := &http.Server{Handler: newHandler(name, http.NotFoundHandler(), http.NotFoundHandler())}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

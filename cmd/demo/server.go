@@ -80,7 +80,7 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	n.srv = &http.Server{
-		Handler:   newHandler(opts.name, n.member.Handler()),
+		Handler:   newHandler(opts.name, n.member.Handler(), newVisits(opts.name, n.member.WebSessions(), logger)),
 		TLSConfig: n.member.TLSConfig(base),
 		Protocols: &protocols,
 		// What a slow or idle client may hold is bounded: 3,000 idle
