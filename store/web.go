@@ -443,9 +443,13 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		}
 		return entry{}, false, nil
 	}
+	// Repair the owners that answered with an older copy or none; not the
+	// stand-ins asked in place of owners out of reach, which would keep
+	// the copy for good.
 	var stale []string
+	owners := v.placement(key)
 	for _, a := range answers {
-		if !a.ok || a.e.version.compare(best.e.version) < 0 {
+		if (!a.ok || a.e.version.compare(best.e.version) < 0) && (len(owners) == 0 || slices.Contains(owners, a.name)) {
 			stale = append(stale, a.name)
 		}
 	}

@@ -388,3 +388,23 @@ func TestWebMixedVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestWebRepairOwnersOnly: a Find that asks a stand-in in place of an owner
+// out of reach repairs no copy onto the stand-in, which would keep it for
+// good. (Found by the churn simulation.)
+func TestWebRepairOwnersOnly(t *testing.T) {
+	tc, fn := newFaultCluster(t, 3)
+	key := "cart"
+	pref := tc.stores[0].view.Load().ring.Owners(key, 3)
+	if err := tc.storeNamed(pref[0]).WebSessions().Commit(ctx(t), key, []byte("v1"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	fn.Partition([]string{pref[1]}, []string{pref[0], pref[2]})
+	standIn := tc.storeNamed(pref[2])
+	if v, ok, err := standIn.WebSessions().Find(ctx(t), key); err != nil || !ok || string(v) != "v1" {
+		t.Fatalf("Find on the stand-in: %q %v %v", v, ok, err)
+	}
+	if _, _, ok := standIn.web.mem.peek(key, tc.clock.Now()); ok {
+		t.Error("the read repaired a copy onto the stand-in")
+	}
+}
