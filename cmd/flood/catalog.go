@@ -45,9 +45,9 @@ const (
 	handshakeRSS = 64 * mib
 )
 
-// catalog returns every attack: the cheapest for the attacker first, each
-// port's in turn, and the combination that used to get a member declared
-// dead last.
+// catalog returns every attack, in the order the suite runs them: the
+// cheapest for the attacker first, each port's in turn, and the combination
+// that used to get a member declared dead last.
 func catalog() []attack {
 	return []attack{
 		{

@@ -16,8 +16,8 @@ const attackSynopsis = `
 usage: flood attack -cluster FILE [-log FILE] [-target NAME] [-d D] [-from ADDRS] NAME
 
 Runs the attack NAME (flood list lists them) against a demo you started,
-with its output saved (demo > demo.out 2> demo.err), watching it meanwhile,
-and prints the attack's table row and details. Exits 0 if the
+with its output saved (demo > demo.out 2> demo.err), watching it as the
+suite does, and prints the attack's table row and details. Exits 0 if the
 attack met its bounds, 1 if not, 2 for a usage error.
 `
 
@@ -134,10 +134,10 @@ func runWatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runList is the list subcommand: the attacks.
+// runList is the list subcommand: the attacks, in the suite's order.
 func runList(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("flood list", flag.ContinueOnError)
-	fs.Usage = usage(fs, "usage: flood list\n\nLists the attacks.")
+	fs.Usage = usage(fs, "usage: flood list\n\nLists the attacks, in the order the suite runs them.")
 	err := parseFlags(fs, args, 0, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -7,6 +7,7 @@
 //
 // Usage:
 //
+//	flood suite [-demo PATH] [-d D] [-target NAME] [-run REGEXP] [-log FILE] [-v]
 //	flood attack -cluster FILE [-log FILE] [-target NAME] [-d D] [-from ADDRS] NAME
 //	flood watch -cluster FILE [-log FILE] [-target NAME] [-d D]
 //	flood list
@@ -15,10 +16,52 @@
 // from addresses of 127.0.0.0/8 other than the members' own (see Source
 // addresses).
 //
+// # The suite
+//
+// "flood suite" needs no arguments. It starts the demo (cmd/demo): the
+// executable -demo names, or a file called demo next to flood's own
+// executable, or else one it builds with "go build ./cmd/demo" in the module
+// it runs in (go run ./cmd/flood suite, from the repository, does that). It
+// reads the demo's standard output contract (its node lines, "ready 3
+// nodes", "check ok"), then runs every attack in turn, -d each (30 s), at one
+// member (-target, node-2), and prints a Markdown table, a row per attack as
+// it ends:
+//
+//	| attack | size | target peak RSS | log lines | members | resumed | verdict |
+//
+// The columns:
+//
+//   - size: the attack as set, then what was sent, per second;
+//   - target peak RSS: the target's resident memory when the attack began →
+//     its peak during the attack (VmHWM, reset at the start);
+//   - log lines: the lines every node wrote to standard error meanwhile;
+//   - members: "all alive", "suspected", or "declared dead": some member
+//     listed fewer members in its status, or the runner printed a ring line
+//     with fewer nodes, or a node exited;
+//   - resumed: cross-node resumption probes that resumed, of those made;
+//   - verdict: "meets", or "fails:" and each bound broken (see Bounds).
+//
+// After the table come the details of each attack: what the attacker sent
+// and saw, what the target refused by kind (sessionmesh_rejected_total), each
+// node's memory, CPU and descriptors, the first log lines, every observation
+// of a member suspected or dead, and the probes that did not resume. Then
+// how long the suite took and the machine's load average.
+//
+// Before each attack the suite waits until every member sees every other
+// alive, with its ring and its data connections whole. If the target then
+// holds more than 16 MiB more than it did when new (the Go runtime returns
+// memory to the system slowly, so the next attack would start from a heap
+// it has no need to grow), or the cluster is not whole within 90 s, the
+// suite restarts the demo first, and says so in the details. At the end it
+// stops the demo as Ctrl-C does (SIGINT to the runner, which stops its
+// nodes), and kills it if it has not stopped within 30 s; the runner dies
+// with flood, and its nodes with it. With -d 30s the suite takes about 15
+// minutes. It exits 0 if every attack met its bounds, 1 if one did not.
+//
 // # The attacks
 //
-// "flood list" lists them, with their sizes and memory bounds. Each floods
-// one port of the target:
+// "flood list" lists them, in the suite's order, with their sizes and
+// memory bounds. Each floods one port of the target:
 //
 //   - gossip-tcp-huge, gossip-tcp-full, gossip-tcp-many, gossip-tcp-slow:
 //     gossip streams that announce a 20 MiB message; that announce and send
@@ -69,12 +112,9 @@
 //
 // # Against a demo you run
 //
-// "flood attack" runs one attack, watching the cluster meanwhile, against a
-// demo whose output you saved, and prints a Markdown table row (the attack;
-// its size; the target's resident memory when it began → its peak, VmHWM;
-// the log lines the nodes wrote; whether a member was suspected or declared
-// dead; the probes that resumed; the verdict) and the details; "flood
-// watch" only watches, while you attack some other way:
+// "flood attack" runs one attack, watching as the suite does, against a
+// demo whose output you saved; "flood watch" only watches, while you attack
+// some other way:
 //
 //	go run ./cmd/demo > demo.out 2> demo.err &
 //	go run ./cmd/flood attack -cluster demo.out -log demo.err gossip-udp
@@ -98,8 +138,9 @@
 //
 // # Exit status
 //
-// 0 when the attack met its bounds (or for list, and watch), 1 when it did
-// not or something failed, 2 for a usage error. Every error is one line on standard error.
+// 0 when every attack run met its bounds (or for list, and watch), 1 when
+// one did not or something failed (the demo would not start), 2 for a
+// usage error. Every error is one line on standard error.
 package main
 
 import (
@@ -114,7 +155,8 @@ func main() {
 }
 
 const synopsis = `
-usage: flood attack -cluster FILE [-log FILE] [-target NAME] [-d D] [-from ADDRS] NAME
+usage: flood suite [-demo PATH] [-d D] [-target NAME] [-run REGEXP] [-log FILE] [-v]
+       flood attack -cluster FILE [-log FILE] [-target NAME] [-d D] [-from ADDRS] NAME
        flood watch -cluster FILE [-log FILE] [-target NAME] [-d D]
        flood list
 
@@ -125,6 +167,8 @@ usage: flood attack -cluster FILE [-log FILE] [-target NAME] [-d D] [-from ADDRS
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
+		case "suite":
+			return runSuite(args[1:], stdout, stderr)
 		case "attack":
 			return runAttack(args[1:], stdin, stdout, stderr)
 		case "watch":

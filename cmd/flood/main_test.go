@@ -20,10 +20,14 @@ func TestUsage(t *testing.T) {
 		stdout string // a part of it
 		stderr string // a part of it
 	}{
-		{"no command", nil, exitUsage, "", "usage: flood attack"},
+		{"no command", nil, exitUsage, "", "usage: flood suite"},
 		{"help", []string{"-h"}, 0, "flood attack -cluster FILE", ""},
 		{"unknown command", []string{"storm"}, exitUsage, "", "usage:"},
 		{"list", []string{"list"}, 0, "combo-same-host", ""},
+		{"suite help", []string{"suite", "-h"}, 0, "-run", ""},
+		{"suite bad flag", []string{"suite", "-d", "soon"}, exitUsage, "", "flood suite: invalid value"},
+		{"suite short", []string{"suite", "-d", "10ms"}, exitUsage, "", "want at least 1s"},
+		{"suite no match", []string{"suite", "-run", "^nothing$"}, exitUsage, "", "matches no attack"},
 		{"attack without cluster", []string{"attack", "data-tcp"}, exitUsage, "", "-cluster"},
 		{"attack unknown", []string{"attack", "-cluster", "x", "storm"}, exitUsage, "", `no attack called "storm"`},
 		{"attack bad source", []string{"attack", "-cluster", "x", "-from", "::1", "data-tcp"}, exitUsage, "", "want an IPv4 address"},

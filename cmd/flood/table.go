@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Results as a Markdown table, one row per attack:
+// The suite's results as a Markdown table, one row per attack:
 //
 //	| attack | size | target peak RSS | log lines | members | resumed | verdict |
 
