@@ -97,6 +97,9 @@ func seen(s scene, m measurement) []string {
 	for _, x := range m.probes.misses {
 		out = append(out, "    "+x)
 	}
+	if len(m.misses) > 0 {
+		out = append(out, "  sessions offered and not resumed, as the members count them: "+strings.Join(m.misses, ", "))
+	}
 	return out
 }
 

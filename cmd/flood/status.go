@@ -34,6 +34,9 @@ type report struct {
 		Bytes    int64 `json:"bytes"`
 		MaxBytes int64 `json:"max_bytes"`
 	} `json:"sessions"`
+	Counters struct {
+		Misses map[string]uint64 `json:"resumption_misses"` // offered sessions not resumed, by reason, since the start
+	} `json:"counters"`
 }
 
 // whole reports whether the member that made r sees a cluster of n members,

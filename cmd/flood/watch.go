@@ -44,6 +44,7 @@ type measurement struct {
 
 	rejected map[string]uint64 // what the target refused in the window, by kind (nil: not known)
 	sessions string            // the target's sessions at the end, as its status says
+	misses   []string          // sessions offered to a member that it did not resume, by member and reason
 }
 
 // procStats is one node's process over a window.
@@ -73,6 +74,10 @@ type window struct {
 	lastAt    time.Time       // when it was taken
 	seen      map[string]bool // dead and suspect observations already recorded
 	rejected0 map[string]uint64
+	// Each member's resumption misses, by reason: the first and the last
+	// its status gave in the window. The probes see that a session was not
+	// resumed; the member knows why.
+	misses0, misses1 []map[string]uint64
 }
 
 // open starts a window. progress, if not nil, is called every few seconds
@@ -81,6 +86,8 @@ func (w *watcher) open(ctx context.Context, progress func(string)) *window {
 	ctx, cancel := context.WithCancel(ctx)
 	win := &window{w: w, cancel: cancel, seen: make(map[string]bool)}
 	win.m.procs = make([]procStats, len(w.scene.nodes))
+	win.misses0 = make([]map[string]uint64, len(w.scene.nodes))
+	win.misses1 = make([]map[string]uint64, len(w.scene.nodes))
 	win.last = make([]procSample, len(w.scene.nodes))
 	win.m.peakReset = true
 	for i, n := range w.scene.nodes {
@@ -95,10 +102,11 @@ func (w *watcher) open(ctx context.Context, progress func(string)) *window {
 		win.last[i] = s
 	}
 	win.lastAt = time.Now()
-	rctx, rcancel := context.WithTimeout(ctx, statusTimeout)
+	rctx, rcancel := context.WithTimeout(ctx, 2*statusTimeout)
+	defer rcancel()
 	win.rejected0, _ = w.status.rejected(rctx, w.scene.victim().tls)
-	rcancel()
 	win.start, win.mark = time.Now(), w.j.mark()
+	win.pollOnce(rctx) // the members' counters at the start
 	win.wg.Go(func() { win.sample(ctx) })
 	win.wg.Go(func() { win.poll(ctx, progress) })
 	win.wg.Go(func() { win.probe(ctx) })
@@ -120,6 +128,13 @@ func (win *window) close() measurement {
 		for k, v := range after {
 			if d := v - win.rejected0[k]; d > 0 {
 				win.m.rejected[k] = d
+			}
+		}
+	}
+	for i, nd := range w.scene.nodes {
+		for _, k := range slices.Sorted(maps.Keys(win.misses1[i])) {
+			if d := win.misses1[i][k] - win.misses0[i][k]; d > 0 {
+				win.m.misses = append(win.m.misses, fmt.Sprintf("%s %s %d", nd.name, k, d))
 			}
 		}
 	}
@@ -227,6 +242,10 @@ func (win *window) pollOnce(ctx context.Context) {
 					fmt.Sprintf("%s saw %s %s at %s", n.name, m.Name, m.State, win.at(time.Now())))
 			}
 		}
+		if win.misses0[i] == nil {
+			win.misses0[i] = r.Counters.Misses
+		}
+		win.misses1[i] = r.Counters.Misses
 		if i == win.w.scene.target && r.Sessions != nil {
 			win.m.sessions = fmt.Sprintf("%d sessions, %.1f of %.0f MiB", r.Sessions.Held,
 				float64(r.Sessions.Bytes)/mib, float64(r.Sessions.MaxBytes)/mib)
