@@ -34,7 +34,10 @@ func (s *Status) Report() Report {
 		if ss.RingNodes > 0 {
 			r.Ring.FairShare = 1 / float64(ss.RingNodes)
 		}
-		r.Sessions = &Sessions{Held: ss.Sessions, Bytes: ss.Bytes, MaxBytes: ss.MaxBytes}
+		r.Sessions = &Sessions{
+			Held: ss.Sessions, Bytes: ss.Bytes, MaxBytes: ss.MaxBytes,
+			WebHeld: ss.WebSessions, WebBytes: ss.WebBytes, WebMaxBytes: ss.WebMaxBytes,
+		}
 		r.Counters.Store = storeCounters(ss)
 	}
 	for _, m := range s.src.Cluster.Members() {
@@ -128,6 +131,8 @@ func storeCounters(s store.Stats) *StoreCounters {
 		PeerLatency: Histogram{Counts: s.PeerLatency.Counts, SumSeconds: s.PeerLatency.Sum.Seconds()},
 		RingNodes:   s.RingNodes, PeersConnected: s.PeersConnected, RingShare: s.RingShare,
 		RingChanges: s.RingChanges, Rebalancing: s.Rebalancing,
+		WebSessions: s.WebSessions, WebBytes: s.WebBytes, WebMaxBytes: s.WebMaxBytes, WebEvictions: s.WebEvictions,
+		WebFinds: s.WebFinds, WebFound: s.WebFound, WebCommits: s.WebCommits, WebDeletes: s.WebDeletes, WebErrors: s.WebErrors,
 	}
 	for _, b := range s.PeerLatency.Bounds {
 		c.PeerLatency.BoundsSeconds = append(c.PeerLatency.BoundsSeconds, b.Seconds())

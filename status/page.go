@@ -49,6 +49,7 @@ type page struct {
 	Peers            int
 
 	Held, Bytes, Budget, BudgetUsed string
+	WebHeld, WebBytes, WebBudget    string
 	BudgetWidth                     float64
 
 	Lookups, P50, P99, Mean, NoLookups string
@@ -167,6 +168,7 @@ func newPage(r Report) page {
 	}
 	if ss := r.Sessions; ss != nil {
 		p.Held, p.Bytes, p.Budget = formatCount(uint64(ss.Held)), formatBytes(ss.Bytes), formatBytes(ss.MaxBytes)
+		p.WebHeld, p.WebBytes, p.WebBudget = formatCount(uint64(ss.WebHeld)), formatBytes(ss.WebBytes), formatBytes(ss.WebMaxBytes)
 		if ss.MaxBytes > 0 {
 			used := float64(ss.Bytes) / float64(ss.MaxBytes)
 			p.BudgetUsed, p.BudgetWidth = formatUsed(ss.Bytes, ss.MaxBytes), math.Max(100*used, 0.5)

@@ -57,6 +57,10 @@ type Sessions struct {
 	Held     int   `json:"held"`      // records in memory: sessions made here and copies of others'
 	Bytes    int64 `json:"bytes"`     // the memory they cost, overhead included
 	MaxBytes int64 `json:"max_bytes"` // the budget; the least recently used go first beyond it
+
+	WebHeld     int   `json:"web_held"`      // web sessions (and tombstones of deleted ones) in memory
+	WebBytes    int64 `json:"web_bytes"`     // the memory they cost
+	WebMaxBytes int64 `json:"web_max_bytes"` // their budget, apart from max_bytes
 }
 
 // LastMinute is what happened from the oldest sample less than a minute
@@ -146,6 +150,15 @@ type StoreCounters struct {
 	RingShare      float64   `json:"ring_share"`
 	RingChanges    uint64    `json:"ring_changes"`
 	Rebalancing    bool      `json:"rebalancing"`
+	WebSessions    int       `json:"web_sessions"`  // web sessions held here, tombstones included
+	WebBytes       int64     `json:"web_bytes"`     // memory they cost
+	WebMaxBytes    int64     `json:"web_max_bytes"` // their budget, apart from max_bytes
+	WebEvictions   uint64    `json:"web_evictions"` // web sessions dropped to stay within web_max_bytes
+	WebFinds       uint64    `json:"web_finds"`     // web session reads called here
+	WebFound       uint64    `json:"web_found"`     // of those, sessions found
+	WebCommits     uint64    `json:"web_commits"`   // web session writes called here and acknowledged
+	WebDeletes     uint64    `json:"web_deletes"`   // web session deletes called here and acknowledged
+	WebErrors      uint64    `json:"web_errors"`    // web session calls that failed
 }
 
 // Histogram is a latency histogram: Counts[i] observations took at most

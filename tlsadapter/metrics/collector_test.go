@@ -105,6 +105,15 @@ var storeAndClusterMetrics = []string{
 	"sessionmesh_store_peers_connected",
 	"sessionmesh_store_remote_puts_total",
 	"sessionmesh_store_sessions",
+	"sessionmesh_web_bytes",
+	"sessionmesh_web_commits_total",
+	"sessionmesh_web_deletes_total",
+	"sessionmesh_web_errors_total",
+	"sessionmesh_web_evictions_total",
+	"sessionmesh_web_finds_total",
+	"sessionmesh_web_found_total",
+	"sessionmesh_web_max_bytes",
+	"sessionmesh_web_sessions",
 }
 
 var adapterMetrics = []string{

@@ -7,7 +7,8 @@ import (
 )
 
 // storeMetrics describes the session store: what it holds, how reads and
-// writes went, the copies it sends to other members, and the ring.
+// writes went, the copies it sends to other members, the ring, and the web
+// sessions it holds apart.
 type storeMetrics struct {
 	sessions, bytes, maxBytes, evictions, expirations *prometheus.Desc
 
@@ -17,6 +18,9 @@ type storeMetrics struct {
 	copies, copyErrors, copiesDropped, copiesPending *prometheus.Desc
 
 	ringNodes, ringShare, ringChanges, rebalancing, peersConnected *prometheus.Desc
+
+	webSessions, webBytes, webMaxBytes, webEvictions      *prometheus.Desc
+	webFinds, webFound, webCommits, webDeletes, webErrors *prometheus.Desc
 }
 
 func newStoreMetrics() *storeMetrics {
@@ -53,6 +57,16 @@ func newStoreMetrics() *storeMetrics {
 		ringChanges:    newDesc("ring_changes_total", "Times this node rebuilt its ring because the members changed."),
 		rebalancing:    newDesc("ring_rebalancing", "1 while this node is still sending records whose owners changed with the ring, else 0."),
 		peersConnected: newDesc("store_peers_connected", "Members on the ring this node has a live data connection to."),
+
+		webSessions:  newDesc("web_sessions", "Web sessions held in this node's memory, tombstones of deleted ones included."),
+		webBytes:     newDesc("web_bytes", "Memory the web sessions held here cost, overhead included."),
+		webMaxBytes:  newDesc("web_max_bytes", "The memory budget for web sessions, apart from store_max_bytes."),
+		webEvictions: newDesc("web_evictions_total", "Web sessions dropped before they expired to stay within their budget: each one logged a user out."),
+		webFinds:     newDesc("web_finds_total", "Web session reads (Find) called on this node."),
+		webFound:     newDesc("web_found_total", "Web session reads called on this node that found a session."),
+		webCommits:   newDesc("web_commits_total", "Web session writes (Commit) called on this node that Replicas members acknowledged."),
+		webDeletes:   newDesc("web_deletes_total", "Web session deletes called on this node whose tombstone Replicas members acknowledged."),
+		webErrors:    newDesc("web_errors_total", "Web session calls on this node that failed: the members holding the session out of reach, or too few to take a write."),
 	}
 }
 
@@ -62,6 +76,8 @@ func (m *storeMetrics) describe(ch chan<- *prometheus.Desc) {
 		m.gets, m.localPuts, m.remotePuts, m.servedGets, m.servedPuts, m.peerLatency,
 		m.copies, m.copyErrors, m.copiesDropped, m.copiesPending,
 		m.ringNodes, m.ringShare, m.ringChanges, m.rebalancing, m.peersConnected,
+		m.webSessions, m.webBytes, m.webMaxBytes, m.webEvictions,
+		m.webFinds, m.webFound, m.webCommits, m.webDeletes, m.webErrors,
 	} {
 		ch <- d
 	}
@@ -98,6 +114,16 @@ func (m *storeMetrics) collect(ch chan<- prometheus.Metric, s store.Stats) {
 	ch <- counter(m.ringChanges, float64(s.RingChanges))
 	ch <- gauge(m.rebalancing, boolValue(s.Rebalancing))
 	ch <- gauge(m.peersConnected, float64(s.PeersConnected))
+
+	ch <- gauge(m.webSessions, float64(s.WebSessions))
+	ch <- gauge(m.webBytes, float64(s.WebBytes))
+	ch <- gauge(m.webMaxBytes, float64(s.WebMaxBytes))
+	ch <- counter(m.webEvictions, float64(s.WebEvictions))
+	ch <- counter(m.webFinds, float64(s.WebFinds))
+	ch <- counter(m.webFound, float64(s.WebFound))
+	ch <- counter(m.webCommits, float64(s.WebCommits))
+	ch <- counter(m.webDeletes, float64(s.WebDeletes))
+	ch <- counter(m.webErrors, float64(s.WebErrors))
 }
 
 // histogram converts a store latency histogram, whose buckets count apart,
