@@ -48,11 +48,17 @@ import (
 //   - a Get ends with the record or with a reason (not found, expired,
 //     unavailable, its deadline), never hangs, never returns another's value;
 //   - every store stays within its memory budget;
-//   - a Leave that returns nil handed everything over.
+//   - a Leave that returns nil handed everything over;
+//   - web sessions (Commit, Delete, Find of a few keys on any node): a Find
+//     returns a whole state the session once had, never a mix; once the
+//     cluster is quiet (no cut, views agree, no copies on their way), only
+//     the last acknowledged write or a later one that failed and may have
+//     landed: an acknowledged write is never lost (unless every holder
+//     crashed) and a deleted session never comes back.
 //
 // At quiescence (partitions healed, views caught up, rebalances finished):
 //   - every live session is held by exactly its owners on the ring, and by
-//     no one else;
+//     no one else, and so is every web session and tombstone;
 //   - every member finds every live session.
 //
 // go test runs a few dozen short schedules; SESSIONMESH_SOAK=<duration>
