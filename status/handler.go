@@ -12,8 +12,15 @@ import (
 // JSON when the request asks for it: ?format=json, or an Accept header that
 // names application/json before any HTML type (?format=html asks for the
 // page whatever the header says). Other methods get 405. The request's path
-// does not matter, so the Status mounts under any prefix.
+// does not matter, so the Status mounts under any prefix. It and Metrics
+// answer 4 requests at once between them, and 503 Service Unavailable (with
+// Retry-After) to more: a client that does not read its answer holds its
+// place until the server's WriteTimeout.
 func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.admit(w) {
+		return
+	}
+	defer s.done()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

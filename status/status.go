@@ -58,6 +58,9 @@ type Status struct {
 	history history
 	page    *template.Template
 	metrics http.Handler
+	// inFlight holds a place for each request being answered: page, JSON
+	// and metrics together (see maxInFlight).
+	inFlight chan struct{}
 
 	sampler   *sampler
 	closeOnce sync.Once
@@ -82,7 +85,8 @@ func New(src Source) *Status {
 	if src.Now == nil {
 		src.Now = time.Now
 	}
-	s := &Status{src: src, page: pageTemplate(), metrics: newMetricsHandler(src)}
+	s := &Status{src: src, page: pageTemplate(), inFlight: make(chan struct{}, maxInFlight)}
+	s.metrics = s.bounded(newMetricsHandler(src))
 	s.sampler = startSampler(&s.history, s.sample)
 	return s
 }
@@ -91,8 +95,43 @@ func New(src Source) *Status {
 // sessionmesh collector (package tlsadapter/metrics) over the parts in the
 // Source, and the Go runtime's and the process's metrics, from a registry of
 // this Status's own, so that several members in one process do not collide.
-// It is the same handler on every call, and mounts at any path.
+// It is the same handler on every call, and mounts at any path. It and
+// ServeHTTP answer 4 requests at once between them, and 503 to more.
 func (s *Status) Metrics() http.Handler { return s.metrics }
+
+// maxInFlight is how many requests a Status answers at once, page, JSON and
+// metrics together; more get 503 at once. Each holds what it rendered (a
+// scrape gathers every metric) until its client has read it all, and a
+// client can refuse to read (an HTTP/2 stream with a zero window holds it
+// until the server's WriteTimeout): without a bound, a few thousand such
+// requests held hundreds of megabytes and starved the member's gossip.
+const maxInFlight = 4
+
+// bounded answers with h while fewer than maxInFlight requests are being
+// answered, and with 503 Service Unavailable otherwise.
+func (s *Status) bounded(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.admit(w) {
+			defer s.done()
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// admit takes a place for a request, or answers 503 and reports false.
+func (s *Status) admit(w http.ResponseWriter) bool {
+	select {
+	case s.inFlight <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy: too many status requests at once", http.StatusServiceUnavailable)
+		return false
+	}
+}
+
+// done gives back the place admit took.
+func (s *Status) done() { <-s.inFlight }
 
 // Close stops the sampler and waits for it. It may be called twice, and
 // always returns nil. A closed Status still answers Report, ServeHTTP and

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,4 +306,63 @@ func TestNewPanics(t *testing.T) {
 			status.New(tt.src)
 		})
 	}
+}
+
+// TestBusy: requests whose clients do not read the answer hold at most 4
+// places, page and metrics together; a fifth gets 503 at once, and once
+// they finish, requests are answered again.
+func TestBusy(t *testing.T) {
+	m := startMember(t, "cache")
+	release := make(chan struct{})
+	var held []chan struct{}
+	for i := range 4 {
+		w := &stuckWriter{header: http.Header{}, started: make(chan struct{}), release: release}
+		held = append(held, w.started)
+		h := m.status.Metrics()
+		if i%2 == 1 {
+			h = m.status
+		}
+		go h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	}
+	for _, started := range held {
+		<-started // each is writing, and stuck
+	}
+	for _, h := range []http.Handler{m.status, m.status.Metrics()} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("a fifth request: %d %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		}
+	}
+	close(release)
+	for _, h := range []http.Handler{m.status, m.status.Metrics()} {
+		for {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if rec.Code == http.StatusOK {
+				break
+			}
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("after the stuck requests: %d", rec.Code)
+			}
+			runtime.Gosched() // the stuck ones are still giving their places back
+		}
+	}
+}
+
+// stuckWriter is a client that does not read: its first Write says it
+// started, and blocks until release is closed.
+type stuckWriter struct {
+	header  http.Header
+	once    sync.Once
+	started chan struct{}
+	release chan struct{}
+}
+
+func (w *stuckWriter) Header() http.Header { return w.header }
+func (w *stuckWriter) WriteHeader(int)     {}
+func (w *stuckWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() { close(w.started) })
+	<-w.release
+	return len(b), nil
 }
