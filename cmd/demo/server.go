@@ -100,8 +100,9 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 	go func() {
 		defer close(n.done)
 		// At most maxConns connections at once: beyond, new ones wait in
-		// the kernel's backlog instead of costing memory and descriptors.
-		n.serveErr = n.srv.ServeTLS(netutil.LimitListener(n.ln, maxConns), "", "")
+		// the kernel's backlog instead of costing memory and descriptors;
+		// and at most maxConnsPerHost of them from one address.
+		n.serveErr = n.srv.ServeTLS(limitPerHost(netutil.LimitListener(n.ln, maxConns), maxConnsPerHost), "", "")
 	}()
 	return n, nil
 }
