@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,10 +62,34 @@ func (p pings) NotifyPingComplete(nd *memberlist.Node, rtt time.Duration, _ []by
 
 // logWriter turns memberlist's log lines ("[DEBUG] memberlist: ...") into
 // leveled slog records. Its logger is set once the node knows its name.
+//
+// memberlist logs a line each time something fails (a probe, a push/pull),
+// and a stranger on a member's own host can make things fail hundreds of
+// times a minute. So each kind of line (its text before the first colon,
+// "Push/Pull with node-3 failed") is written at most once a logInterval:
+// the first at once, later ones with how many like them were left out since.
 type logWriter struct {
 	l     atomic.Pointer[slog.Logger]
 	quiet atomic.Bool // set by Close: memberlist's goroutines outlive Shutdown and complain
+
+	mu    sync.Mutex
+	kinds map[string]*logKind
+	now   func() time.Time // time.Now; tests move it
 }
+
+// logKind is when a kind of line was last written, and how many were left
+// out since.
+type logKind struct {
+	last    time.Time
+	skipped int
+}
+
+// logInterval is the least time between two lines of a kind, and
+// maxLogKinds how many kinds are remembered at once.
+const (
+	logInterval = time.Minute
+	maxLogKinds = 256
+)
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	if w.quiet.Load() {
@@ -74,11 +99,42 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	sc := bufio.NewScanner(bytes.NewReader(p))
 	for sc.Scan() {
 		level, msg := parseLogLine(sc.Text())
-		if l.Enabled(context.Background(), level) {
+		if !l.Enabled(context.Background(), level) {
+			continue
+		}
+		if write, skipped := w.admit(msg); write && skipped > 0 {
+			l.Log(context.Background(), level, msg, "component", "memberlist", "similar_lines_left_out", skipped)
+		} else if write {
 			l.Log(context.Background(), level, msg, "component", "memberlist")
 		}
 	}
 	return len(p), nil
+}
+
+// admit reports whether a line may be written now, and how many of its kind
+// were left out since the last one written.
+func (w *logWriter) admit(msg string) (write bool, skipped int) {
+	kind, _, _ := strings.Cut(msg, ":")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if w.now != nil {
+		now = w.now()
+	}
+	k := w.kinds[kind]
+	if k == nil {
+		if w.kinds == nil || len(w.kinds) >= maxLogKinds {
+			w.kinds = make(map[string]*logKind) // forget the old kinds: at worst a line more each
+		}
+		w.kinds[kind] = &logKind{last: now}
+		return true, 0
+	}
+	if now.Sub(k.last) < logInterval {
+		k.skipped++
+		return false, 0
+	}
+	skipped, k.last, k.skipped = k.skipped, now, 0
+	return true, skipped
 }
 
 func parseLogLine(line string) (slog.Level, string) {
