@@ -76,14 +76,25 @@ var errEntry = errors.New("store: malformed web session entry")
 
 // decodeEntry parses an entry encoded by this layout or a later one. The
 // value does not alias b.
-func decodeEntry(b []byte) (entry, error) {
+func decodeEntry(b []byte) (entry, error) { return decode(b, true) }
+
+// decodeHeader is decodeEntry without the value (nil in the entry), for
+// the callers that only compare versions or read the expiry: it accepts
+// and refuses exactly what decodeEntry does, without copying the value.
+func decodeHeader(b []byte) (entry, error) { return decode(b, false) }
+
+func decode(b []byte, value bool) (entry, error) {
 	var r wire.Reader
 	r.Open(b, 6)
 	layout := r.Uint8()
 	e := entry{version: version{counter: r.Uint64(), writer: r.Uint64()}}
 	e.deleted = r.Uint8() != 0
 	e.expires = r.Time()
-	e.value = r.Bytes(MaxWebValue)
+	if value {
+		e.value = r.Bytes(MaxWebValue)
+	} else {
+		r.SkipBytes(MaxWebValue)
+	}
 	if err := r.Close(); err != nil || layout < entryLayout {
 		return entry{}, errEntry
 	}
@@ -113,16 +124,16 @@ func newWebSpace(budget int64) *space {
 	return &space{
 		name: "web", mem: newLocal(budget), putOp: peer.OpWebPut,
 		newer: func(val, old []byte) bool {
-			e, err := decodeEntry(val)
+			e, err := decodeHeader(val)
 			if err != nil {
 				return false
 			}
-			o, err := decodeEntry(old)
+			o, err := decodeHeader(old)
 			return err != nil || e.version.compare(o.version) > 0
 		},
 		keep: func([]byte) bool { return true },
 		expires: func(val []byte) (time.Time, bool) {
-			e, err := decodeEntry(val)
+			e, err := decodeHeader(val)
 			return e.expires, err == nil
 		},
 	}

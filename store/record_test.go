@@ -65,3 +65,23 @@ func FuzzRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEntryHeader checks that decodeHeader, which skips the value, accepts
+// and refuses exactly what decodeEntry does, and reads the same header.
+func FuzzEntryHeader(f *testing.F) {
+	e := entry{version: version{counter: 7, writer: 9}, expires: time.Unix(2, 0), value: make([]byte, 2048)}
+	f.Add(e.encode())
+	e.deleted, e.value = true, nil
+	f.Add(e.encode())
+	f.Add([]byte{0x96, 0x01, 0x01, 0x01, 0x00, 0xd6, 0xff, 0, 0, 0, 1, 0xc6, 0xff, 0xff, 0xff, 0xff}) // a lying length
+	f.Fuzz(func(t *testing.T, b []byte) {
+		full, ferr := decodeEntry(b)
+		head, herr := decodeHeader(b)
+		if (ferr == nil) != (herr == nil) {
+			t.Fatalf("decodeEntry: %v, decodeHeader: %v", ferr, herr)
+		}
+		if head.value != nil || head.version != full.version || head.deleted != full.deleted || !head.expires.Equal(full.expires) {
+			t.Fatalf("header %+v, entry %+v", head, full)
+		}
+	})
+}

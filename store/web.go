@@ -242,7 +242,7 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 	known := time.Time{} // the latest expiry of a copy seen, for a tombstone
 	base := version{}
 	if held, _, ok := s.web.mem.peek(key, now); ok {
-		if h, err := decodeEntry(held); err == nil {
+		if h, err := decodeHeader(held); err == nil {
 			base, known = h.version, h.expires
 		}
 	}
@@ -301,7 +301,8 @@ func (w *WebSessions) writer() uint64 { return xxhash.Sum64String(w.s.self) }
 // replicate offers val to need members of key's preference list other than
 // this one, going down the list past those that do not answer. It returns
 // those that took it, the newest copy any of them holds instead (if newer
-// than val), and why the others did not.
+// than val; its version and expiry, not its value), and why the others did
+// not.
 func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []byte, need int) (took []string, newer *entry, err error) {
 	var errs []error
 	var mu sync.Mutex // guards took, newer and errs
@@ -309,13 +310,13 @@ func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []
 	for len(took) < need && len(pending) > 0 && ctx.Err() == nil {
 		batch := pending[:min(need-len(took), len(pending))]
 		pending = pending[len(batch):]
-		var wg sync.WaitGroup
+		var calls []func()
 		for _, name := range batch {
 			cl := v.clients[name]
 			if cl == nil {
 				continue
 			}
-			wg.Go(func() {
+			calls = append(calls, func() {
 				resp, err := cl.Do(ctx, &peer.Request{Op: peer.OpWebPut, Key: key, Value: val, Ring: v.id})
 				mu.Lock()
 				defer mu.Unlock()
@@ -323,7 +324,7 @@ func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []
 				case err == nil && resp.Status == peer.StatusOK:
 					took = append(took, name)
 				case err == nil && resp.Status == peer.StatusNewer:
-					if e, derr := decodeEntry(resp.Value); derr == nil && (newer == nil || e.version.compare(newer.version) > 0) {
+					if e, derr := decodeHeader(resp.Value); derr == nil && (newer == nil || e.version.compare(newer.version) > 0) {
 						newer = &e
 					}
 				case err == nil:
@@ -333,7 +334,7 @@ func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []
 				}
 			})
 		}
-		wg.Wait()
+		fanOut(calls)
 		if newer != nil {
 			break
 		}
@@ -360,7 +361,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 	var mu sync.Mutex // guards answers, older and errs
 	asked := map[string]bool{}
 	ask := func(batch []string) {
-		var wg sync.WaitGroup
+		var calls []func()
 		for _, name := range batch {
 			asked[name] = true
 			if name == s.self {
@@ -377,7 +378,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 			if cl == nil {
 				continue
 			}
-			wg.Go(func() {
+			calls = append(calls, func() {
 				resp, err := cl.Do(ctx, &peer.Request{Op: peer.OpWebGet, Key: key})
 				mu.Lock()
 				defer mu.Unlock()
@@ -399,7 +400,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 				}
 			})
 		}
-		wg.Wait()
+		fanOut(calls)
 	}
 	// The first Replicas members of the preference list that answer...
 	pref := w.preference(v, key)
@@ -462,6 +463,23 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		s.copy(s.web, key, val, stale, &s.stats.repaired)
 	}
 	return best.e, true, nil
+}
+
+// fanOut makes the calls at once, the last on this goroutine and the others
+// on goroutines of their own, and returns when all have returned. With
+// Replicas 2 a batch is usually one call, which then costs no goroutine:
+// starting one, growing its stack through the TLS write and waking the
+// caller cost more than the work around the round trip.
+func fanOut(calls []func()) {
+	if len(calls) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, call := range calls[:len(calls)-1] {
+		wg.Go(call)
+	}
+	calls[len(calls)-1]()
+	wg.Wait()
 }
 
 func mustDecode(b []byte) (entry, bool) {

@@ -11,6 +11,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -85,6 +86,22 @@ func (r *Reader) Bytes(max int) []byte {
 		return nil
 	}
 	return b
+}
+
+// SkipBytes skips a byte string (bin or str) of at most max bytes, which
+// Bytes would have read, without copying it.
+func (r *Reader) SkipBytes(max int) {
+	if r.err != nil {
+		return
+	}
+	n, err := r.dec.DecodeBytesLen()
+	if err != nil || n > max || n > r.r.Len() {
+		r.fail(ErrMalformed)
+		return
+	}
+	if n > 0 {
+		r.r.Seek(int64(n), io.SeekCurrent) // within r.r: cannot fail
+	}
 }
 
 // String reads a string (str or bin) of at most max bytes.
