@@ -54,10 +54,11 @@ var concurrency = []int{1, 16}
 // (a Commit replaces one, as scs does on each request that changes it);
 // Delete deletes b.N sessions committed beforehand, with the timer stopped.
 func BenchmarkSCS(b *testing.B) {
-	pool := startRedis(b)
+	pool, _ := startRedis(b, "")
 	member := startCluster(b)
 	mesh := scsstore.New(member.WebSessions())
 	rs := scsredis.New(pool)
+	replicated := startReplicatedRedis(b)
 	type ops struct {
 		find   func(token string) ([]byte, bool, error)
 		commit func(token string, v []byte, exp time.Time) error
@@ -74,6 +75,7 @@ func BenchmarkSCS(b *testing.B) {
 			delete: func(t string) error { return mesh.DeleteCtx(ctx, t) },
 		}},
 		{"redis", ops{find: rs.Find, commit: rs.Commit, delete: rs.Delete}},
+		{"redis-wait", ops{find: replicated.find, commit: replicated.commit, delete: replicated.delete}},
 	}
 	exp := time.Now().Add(24 * time.Hour)
 	tokens := make([]string, keys)
@@ -133,7 +135,7 @@ func BenchmarkSCS(b *testing.B) {
 // over 4096 existing sessions; Delete deletes b.N sessions saved
 // beforehand, with the timer stopped. Each store makes its own session IDs.
 func BenchmarkGorilla(b *testing.B) {
-	pool := startRedis(b)
+	pool, _ := startRedis(b, "")
 	member := startCluster(b)
 	hashKey := random(32)
 	mesh := gorillastore.New(member.WebSessions(), hashKey)
@@ -275,9 +277,10 @@ func startCluster(b *testing.B) *sessionmesh.Member {
 }
 
 // startRedis runs a throwaway redis-server without persistence on a free
-// loopback port, and returns a pool of connections to it large enough for
-// 16 callers, so that none waits for a connection or dials one.
-func startRedis(b *testing.B) *redis.Pool {
+// loopback port (a replica of the one at master, if not empty), and returns
+// a pool of connections to it large enough for 16 callers, so that none
+// waits for a connection or dials one.
+func startRedis(b *testing.B, master string) (*redis.Pool, string) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		b.Skip("redis-server is not installed (apt-get install redis-server): nothing to compare with")
@@ -288,8 +291,13 @@ func startRedis(b *testing.B) *redis.Pool {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(path, "--port", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no")
+	args := []string{"--port", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no"}
+	if master != "" {
+		host, port, _ := net.SplitHostPort(master)
+		args = append(args, "--replicaof", host, port)
+	}
+	cmd := exec.Command(path, args...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -311,7 +319,73 @@ func startRedis(b *testing.B) *redis.Pool {
 			b.Fatalf("redis-server on %s did not answer: %v", addr, err)
 		}
 	}
-	return pool
+	return pool, addr
+}
+
+// waitStore is the Redis that gives a write what a sessionmesh Commit gives
+// it: a master with one replica, each write acknowledged by the replica
+// (WAIT 1) before it returns, so that it survives the loss of either. It
+// stores scs's sessions as redisstore does, under the same prefix.
+type waitStore struct{ pool *redis.Pool }
+
+// startReplicatedRedis starts a master and its replica, and waits until the
+// replica has synchronised.
+func startReplicatedRedis(b *testing.B) *waitStore {
+	master, addr := startRedis(b, "")
+	w := &waitStore{pool: master}
+	startRedis(b, addr)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		conn := master.Get()
+		n, err := redis.Int(conn.Do("WAIT", 1, 100))
+		conn.Close()
+		if err == nil && n == 1 {
+			return w
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the Redis replica did not synchronise: %d replicas, %v", n, err)
+		}
+	}
+}
+
+func (w *waitStore) find(token string) ([]byte, bool, error) {
+	conn := w.pool.Get()
+	defer conn.Close()
+	v, err := redis.Bytes(conn.Do("GET", "scs:session:"+token))
+	if err == redis.ErrNil {
+		return nil, false, nil
+	}
+	return v, err == nil, err
+}
+
+func (w *waitStore) commit(token string, v []byte, exp time.Time) error {
+	conn := w.pool.Get()
+	defer conn.Close()
+	conn.Send("SET", "scs:session:"+token, v, "PXAT", exp.UnixMilli())
+	return w.wait(conn)
+}
+
+func (w *waitStore) delete(token string) error {
+	conn := w.pool.Get()
+	defer conn.Close()
+	conn.Send("DEL", "scs:session:"+token)
+	return w.wait(conn)
+}
+
+// wait sends WAIT 1 after the write already sent on conn, in one round
+// trip, and checks that the replica has it.
+func (w *waitStore) wait(conn redis.Conn) error {
+	conn.Send("WAIT", 1, 1000)
+	if err := conn.Flush(); err != nil {
+		return err
+	}
+	if _, err := conn.Receive(); err != nil {
+		return err
+	}
+	n, err := redis.Int(conn.Receive())
+	if err == nil && n < 1 {
+		err = fmt.Errorf("the write reached no replica")
+	}
+	return err
 }
 
 // token returns a session token as scs makes them: 32 random bytes, base64.
