@@ -263,6 +263,7 @@ func TestUsage(t *testing.T) {
 // TestSignalHandsOver: SIGTERM stops a sidecar with exit status 0, and the
 // values it held are still there on the others.
 func TestSignalHandsOver(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "redis-cli")
 	sc := startCluster(t, 3)
 	for i := range 30 {
@@ -297,4 +298,12 @@ func cli(t *testing.T, addr string, args ...string) string {
 func splitAddr(addr string) (host, port string) {
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
+}
+
+// execOutput runs a command for at most 30 seconds and returns its output.
+func execOutput(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
 }

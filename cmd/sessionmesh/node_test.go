@@ -85,6 +85,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // 1.3 through the ticket key. After kill -9 of one sidecar, the servers of
 // the other two go on resuming each other's sessions, old and new.
 func TestNodeServersResume(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "node", "openssl")
 	sc := startCluster(t, 3)
 	cert, key := certFiles(t)
@@ -149,6 +150,7 @@ func TestNodeServersResume(t *testing.T) {
 
 // TestTicketKeySame: every sidecar answers the same 48-byte key.
 func TestTicketKeySame(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "redis-cli")
 	sc := startCluster(t, 3)
 	want := cli(t, sc[0].resp, "--no-raw", "SESSIONMESH.TICKETKEY")
