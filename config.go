@@ -136,8 +136,17 @@ type Config struct {
 	// Default 50 ms.
 	LookupTimeout time.Duration
 
+	// ShareTicketKeys runs the cluster's ticket key rotation in Cache mode
+	// too, so that TicketKeys is not nil: for a member that hands ticket
+	// keys to TLS servers outside Go (the sidecar of cmd/sessionmesh, with
+	// ticketkeys.Rotator.DeriveKey), while its own sessions stay in the
+	// cache. It joins the rotation of every member that runs one, Tickets
+	// mode or not: give them all the same TicketRotation and TicketLifetime.
+	// Tickets mode always rotates keys. Default false.
+	ShareTicketKeys bool
+
 	// TicketRotation is how often the cluster makes a new ticket key, in
-	// Tickets mode. A new key is staged (decrypt-only) for a minute, or a
+	// Tickets mode (or with ShareTicketKeys). A new key is staged (decrypt-only) for a minute, or a
 	// quarter of TicketRotation if that is less, before it encrypts.
 	// Default one hour.
 	TicketRotation time.Duration

@@ -78,6 +78,17 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 	}
 	m.logger = cfg.Logger.With("node", m.node.Name())
 
+	if cfg.Mode == Tickets || cfg.ShareTicketKeys {
+		// Before joining, so that the join brings the cluster's keys.
+		if m.keys, err = ticketkeys.New(m.node, ticketkeys.Config{
+			Rotation: cfg.TicketRotation,
+			Staging:  min(time.Minute, cfg.TicketRotation/4),
+			Lifetime: cfg.TicketLifetime,
+			Logger:   m.logger,
+		}); err != nil {
+			return m, fmt.Errorf("sessionmesh: %w", err)
+		}
+	}
 	switch cfg.Mode {
 	case Cache:
 		if m.store, err = store.New(m.node, store.Config{
@@ -103,15 +114,6 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 			return m, fmt.Errorf("sessionmesh: %w", err)
 		}
 	case Tickets:
-		// Before joining, so that the join brings the cluster's keys.
-		if m.keys, err = ticketkeys.New(m.node, ticketkeys.Config{
-			Rotation: cfg.TicketRotation,
-			Staging:  min(time.Minute, cfg.TicketRotation/4),
-			Lifetime: cfg.TicketLifetime,
-			Logger:   m.logger,
-		}); err != nil {
-			return m, fmt.Errorf("sessionmesh: %w", err)
-		}
 		m.adapter = tlsadapter.NewTickets(m.keys, tlsadapter.TicketsConfig{Logger: m.logger})
 	}
 
@@ -135,11 +137,14 @@ func Start(ctx context.Context, cfg Config) (m *Member, err error) {
 
 // ready waits until the member can share sessions: in Cache mode, until its
 // store has a ring with every member it knows of (the join brought them all);
-// in Tickets mode, until a key encrypts. Both take a moment after the join,
-// which a handshake arriving right after Start should not pay for.
+// in Tickets mode (or with ShareTicketKeys), until a key encrypts. Both take
+// a moment after the join, which a handshake arriving right after Start
+// should not pay for.
 func (m *Member) ready(ctx context.Context) error {
 	if m.keys != nil {
-		return m.keys.Ready(ctx)
+		if err := m.keys.Ready(ctx); err != nil || m.store == nil {
+			return err
+		}
 	}
 	for {
 		want := 0
@@ -222,7 +227,7 @@ func (m *Member) WebSessions() *store.WebSessions {
 }
 
 // TicketKeys returns the member's copy of the cluster's ticket keys (package
-// ticketkeys), or nil in Cache mode.
+// ticketkeys), or nil in Cache mode without Config.ShareTicketKeys.
 func (m *Member) TicketKeys() *ticketkeys.Rotator { return m.keys }
 
 // Shutdown stops the member without losing what it holds, in this order:

@@ -389,6 +389,42 @@ func TestTicketsModeHasNoDataPort(t *testing.T) {
 	}
 }
 
+// TestShareTicketKeys: Cache-mode members with ShareTicketKeys derive the
+// same ticket key as each other and as a Tickets-mode member of their
+// cluster, and still resume sessions through the cache; members without it
+// have no keys.
+func TestShareTicketKeys(t *testing.T) {
+	f := newFixture(t)
+	var ms []*sessionmesh.Member
+	for _, mode := range []sessionmesh.Mode{sessionmesh.Cache, sessionmesh.Cache, sessionmesh.Tickets} {
+		cfg := sessionmesh.LocalConfig()
+		cfg.Mode, cfg.ShareTicketKeys = mode, true
+		ms = append(ms, f.start(cfg))
+	}
+	plain := f.start(sessionmesh.LocalConfig())
+	if plain.TicketKeys() != nil {
+		t.Error("a Cache-mode member without ShareTicketKeys has ticket keys")
+	}
+	if ms[0].Store() == nil || ms[0].TicketKeys() == nil {
+		t.Fatal("a Cache-mode member with ShareTicketKeys lacks its store or its keys")
+	}
+	// The third and fourth members joined after the first key: each has it by now.
+	_, want, err := ms[0].TicketKeys().DeriveKey("test", 48)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms[1:] {
+		if _, got, err := m.TicketKeys().DeriveKey("test", 48); err != nil || string(got) != string(want) {
+			t.Errorf("member %d derives another key (%v)", i+1, err)
+		}
+	}
+	f.waitRing(3)
+	c := f.client(tls.VersionTLS12, serverNames[0])
+	if c.get(0) || !c.get(1) {
+		t.Error("a session from member 0 did not resume on member 1 through the cache")
+	}
+}
+
 // TestHandler: one handler mounted under a prefix serves the page, the JSON
 // and the Prometheus metrics, and counts the member's handshakes.
 func TestHandler(t *testing.T) {

@@ -77,14 +77,21 @@ const unknownLifetime = 24 * time.Hour
 // may hold it answers (or ctx ends first): the caller's user must not be
 // told their session is gone when it is only out of reach.
 func (w *WebSessions) Find(ctx context.Context, key string) ([]byte, bool, error) {
+	value, _, found, err := w.Lookup(ctx, key)
+	return value, found, err
+}
+
+// Lookup is Find that also returns when the session expires, the time its
+// last Commit gave: for callers that report a time to live (a Redis TTL).
+func (w *WebSessions) Lookup(ctx context.Context, key string) (value []byte, expires time.Time, found bool, err error) {
 	if w == nil {
-		return nil, false, errNoStore
+		return nil, time.Time{}, false, errNoStore
 	}
 	if w.s.isClosed() {
-		return nil, false, ErrClosed
+		return nil, time.Time{}, false, ErrClosed
 	}
 	if err := checkID(key); err != nil {
-		return nil, false, err
+		return nil, time.Time{}, false, err
 	}
 	ctx, cancel := bounded(ctx)
 	defer cancel()
@@ -92,13 +99,13 @@ func (w *WebSessions) Find(ctx context.Context, key string) ([]byte, bool, error
 	e, found, err := w.read(ctx, key)
 	if err != nil {
 		w.s.stats.webErrors.Add(1)
-		return nil, false, err
+		return nil, time.Time{}, false, err
 	}
 	if !found || e.deleted || !e.expires.After(w.s.cfg.Now()) {
-		return nil, false, nil
+		return nil, time.Time{}, false, nil
 	}
 	w.s.stats.webFound.Add(1)
-	return e.value, true, nil
+	return e.value, e.expires, true, nil
 }
 
 // Commit stores value as the web session under key until expires, on

@@ -43,6 +43,38 @@ func TestWebCommitFindEverywhere(t *testing.T) {
 	}
 }
 
+// TestWebLookupExpiry: Lookup returns the expiry the last Commit gave, on
+// every member, and nothing once the session expired or was deleted.
+func TestWebLookupExpiry(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	w := tc.stores[0].WebSessions()
+	for _, ttl := range []time.Duration{time.Hour, 90 * time.Second} {
+		exp := tc.clock.Now().Add(ttl)
+		if err := w.Commit(ctx(t), "ttl", []byte("v"), exp); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range tc.stores {
+			v, got, ok, err := s.WebSessions().Lookup(ctx(t), "ttl")
+			if err != nil || !ok || string(v) != "v" || !got.Equal(exp) {
+				t.Errorf("member %d: Lookup = %q %v %v %v, want expiry %v", i, v, got, ok, err, exp)
+			}
+		}
+	}
+	tc.clock.Advance(91 * time.Second)
+	if _, exp, ok, err := tc.stores[1].WebSessions().Lookup(ctx(t), "ttl"); ok || err != nil || !exp.IsZero() {
+		t.Errorf("expired session: %v %v %v", exp, ok, err)
+	}
+	if err := w.Commit(ctx(t), "gone", []byte("v"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Delete(ctx(t), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := tc.stores[2].WebSessions().Lookup(ctx(t), "gone"); ok || err != nil {
+		t.Errorf("deleted session: %v %v", ok, err)
+	}
+}
+
 // TestWebOneValue: members writing one session at once, many times, leave
 // one value everywhere: the one with the greatest version, on every copy.
 func TestWebOneValue(t *testing.T) {

@@ -3,7 +3,9 @@ package ticketkeys
 import (
 	"cmp"
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -500,6 +502,44 @@ func (r *Rotator) Open(ticket []byte, cs tls.ConnectionState) (*tls.SessionState
 		return nil, ErrMalformed
 	}
 	return ss, nil
+}
+
+// DeriveKey returns n bytes derived from the key that encrypts now, with
+// HKDF-SHA256 and label as its info, and that key's ID: a ticket key of
+// their own for TLS servers that are not Go (a Node.js server's
+// setTicketKeys takes 48 bytes), kept in step with the cluster's rotation.
+// Every member encrypting with the same key derives the same bytes for the
+// same label, so a fleet of such servers shares one key per rotation; the
+// ID changes when the key does. Give each kind of use its own label: bytes
+// derived for one label say nothing about another's, nor about the key.
+// The key itself never leaves the Rotator.
+//
+// Each member switches to a new key within a CheckInterval of the others
+// (the key is staged on every member first), so two members may answer with
+// different keys for that long at a rotation. It fails with ErrNoKey until a
+// key encrypts, and with ErrClosed after Close.
+func (r *Rotator) DeriveKey(label string, n int) (id uint64, derived []byte, err error) {
+	r.mu.Lock()
+	k, closed := r.cur, r.closed
+	var secret [32]byte
+	if k != nil {
+		id, secret = k.id, k.secret
+	}
+	r.mu.Unlock()
+	defer clear(secret[:])
+	switch {
+	case closed:
+		return 0, nil, ErrClosed
+	case k == nil:
+		return 0, nil, ErrNoKey
+	}
+	var salt [8]byte
+	binary.BigEndian.PutUint64(salt[:], id)
+	derived, err = hkdf.Key(sha256.New, secret[:], salt[:], label, n)
+	if err != nil {
+		return 0, nil, fmt.Errorf("ticketkeys: derive %d bytes: %w", n, err)
+	}
+	return id, derived, nil
 }
 
 // sealerLocked returns the tls.Config that encrypts and decrypts with k.

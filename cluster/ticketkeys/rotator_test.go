@@ -533,3 +533,49 @@ func TestReady(t *testing.T) {
 		t.Errorf("Ready after Close: %v", err)
 	}
 }
+
+// TestDeriveKey: every node encrypting with the same key derives the same
+// bytes for a label, other bytes for another label, and new bytes (with a new
+// ID) once the next key encrypts; nothing before a key or after Close.
+func TestDeriveKey(t *testing.T) {
+	tc := newTestCluster(t, "a", "b", "c")
+	if _, _, err := tc.nodes["b"].DeriveKey("node", 48); !errors.Is(err, ErrNoKey) {
+		t.Fatalf("before any key: %v, want ErrNoKey", err)
+	}
+	tc.step()
+	derive := func(name, label string) (uint64, []byte) {
+		t.Helper()
+		id, b, err := tc.nodes[name].DeriveKey(label, 48)
+		if err != nil || len(b) != 48 {
+			t.Fatalf("%s: DeriveKey: %d bytes, %v", name, len(b), err)
+		}
+		return id, b
+	}
+	id, first := derive("a", "node")
+	for _, name := range []string{"b", "c"} {
+		if id2, b := derive(name, "node"); id2 != id || !bytes.Equal(b, first) {
+			t.Errorf("%s derived other bytes than a for the same key", name)
+		}
+	}
+	if _, other := derive("a", "other"); bytes.Equal(other, first) {
+		t.Error("two labels derived the same bytes")
+	}
+	if id != tc.current()["a"] {
+		t.Errorf("DeriveKey's ID %x is not the active key's %x", id, tc.current()["a"])
+	}
+	tc.clock.Advance(rotation)
+	tc.step()
+	if id2, b := derive("c", "node"); id2 != id || !bytes.Equal(b, first) {
+		t.Error("the derived key changed while the new key was staged")
+	}
+	tc.clock.Advance(staging)
+	tc.step()
+	id2, second := derive("b", "node")
+	if id2 == id || bytes.Equal(second, first) {
+		t.Error("the derived key did not change with the active key")
+	}
+	tc.nodes["a"].Close()
+	if _, _, err := tc.nodes["a"].DeriveKey("node", 48); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
