@@ -292,7 +292,7 @@ func startRedis(b *testing.B, master string) (*redis.Pool, string) {
 	addr := ln.Addr().String()
 	ln.Close()
 	args := []string{"--port", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no"}
+		"--save", "", "--appendonly", "no", "--dir", b.TempDir()} // a replica's sync writes an RDB file
 	if master != "" {
 		host, port, _ := net.SplitHostPort(master)
 		args = append(args, "--replicaof", host, port)
