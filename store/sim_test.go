@@ -339,6 +339,27 @@ func stateOf(b []byte) string {
 	return string(e.value)
 }
 
+// webCopies describes every copy of key in the live nodes' memory, expired
+// ones too, and the copies of it each still has to send: what a failure
+// report needs to tell where a state came from.
+func (s *sim) webCopies(key string) string {
+	var b strings.Builder
+	now := s.clock.Now()
+	for _, name := range s.live() {
+		st := s.stores[name]
+		if held, _, ok := st.web.mem.peek(key, time.Unix(0, 0)); ok {
+			e, _ := decodeEntry(held)
+			fmt.Fprintf(&b, "\n\t%s holds %q version %d/%x, expires in %v", name, stateOf(held), e.version.counter, e.version.writer, e.expires.Sub(now))
+		}
+		st.pending.mu.Lock()
+		if r := st.pending.entries[pendingKey{st.web, key}]; r != nil {
+			fmt.Fprintf(&b, "\n\t%s has a copy to send to %v (every owner: %v), drop after: %v", name, slices.Sorted(maps.Keys(r.to)), r.to == nil, r.drop)
+		}
+		st.pending.mu.Unlock()
+	}
+	return b.String()
+}
+
 // webHolders returns the live nodes whose memory holds a copy of key.
 func (s *sim) webHolders(key string) []string {
 	var out []string
@@ -373,7 +394,7 @@ func (s *sim) webCommit(t *rapid.T) {
 	w.expires[value] = s.clock.Now().Add(simTTL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	defer func() { s.t.Logf("after commit %s: held by %v", value, s.webHolders(key)) }()
+	defer func() { s.t.Logf("after commit %s: held by %v%s", value, s.webHolders(key), s.webCopies(key)) }()
 	if err := s.stores[name].WebSessions().Commit(ctx, key, []byte(value), w.expires[value]); err != nil {
 		t.Logf("commit %s on %s: %v", key, name, err)
 		w.failed(value)
@@ -389,6 +410,7 @@ func (s *sim) webDelete(t *rapid.T) {
 	w := s.webState(key)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	defer func() { s.t.Logf("after delete of %s on %s:%s", key, name, s.webCopies(key)) }()
 	if err := s.stores[name].WebSessions().Delete(ctx, key); err != nil {
 		t.Logf("delete %s on %s: %v", key, name, err)
 		w.failed("")
@@ -659,7 +681,7 @@ func (s *sim) check(t *rapid.T) {
 func (s *sim) quiesce() {
 	t := s.t
 	for _, key := range slices.Sorted(maps.Keys(s.web)) {
-		t.Logf("before quiescence, web session %s is held by %v", key, s.webHolders(key))
+		t.Logf("before quiescence, web session %s is held by %v%s", key, s.webHolders(key), s.webCopies(key))
 	}
 	s.heal(t)
 	s.syncAll()
@@ -757,7 +779,7 @@ func (s *sim) quiesceWeb(r *ring.Ring, want int, live []string, key string) {
 					got = string(v)
 				}
 				if !w.now[got] {
-					t.Fatalf("after quiescence, %s reads web session %s as %q, want one of %q", name, key, got, slices.Sorted(maps.Keys(w.now)))
+					t.Fatalf("after quiescence, %s reads web session %s as %q, want one of %q%s", name, key, got, slices.Sorted(maps.Keys(w.now)), s.webCopies(key))
 				}
 				read[got] = true
 				break

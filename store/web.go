@@ -90,16 +90,16 @@ func (w *WebSessions) Lookup(ctx context.Context, key string) (value []byte, exp
 	if w.s.isClosed() {
 		return nil, time.Time{}, false, ErrClosed
 	}
-	if err := checkID(key); err != nil {
+	if err := checkKey(key); err != nil {
 		return nil, time.Time{}, false, err
 	}
+	parent := ctx
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	w.s.stats.webFinds.Add(1)
 	e, found, err := w.read(ctx, key)
 	if err != nil {
-		w.s.stats.webErrors.Add(1)
-		return nil, time.Time{}, false, err
+		return nil, time.Time{}, false, w.failed(parent, err)
 	}
 	if !found || e.deleted || !e.expires.After(w.s.cfg.Now()) {
 		return nil, time.Time{}, false, nil
@@ -119,7 +119,7 @@ func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expi
 	if w.s.isClosed() {
 		return ErrClosed
 	}
-	if err := checkID(key); err != nil {
+	if err := checkKey(key); err != nil {
 		return err
 	}
 	if len(value) > MaxWebValue {
@@ -128,19 +128,53 @@ func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expi
 	if !expires.After(w.s.cfg.Now()) {
 		return w.Delete(ctx, key) // expired already: as good as deleted
 	}
-	ctx, cancel := bounded(ctx)
+	bctx, cancel := bounded(ctx)
 	defer cancel()
-	return w.count(&w.s.stats.webCommits, w.write(ctx, key, change{value: value, expires: expires}))
+	return w.count(ctx, &w.s.stats.webCommits, w.write(bctx, key, change{value: value, expires: expires}))
 }
 
 // count counts a write's outcome: in done if it succeeded, else as an error.
-func (w *WebSessions) count(done *atomic.Uint64, err error) error {
+func (w *WebSessions) count(parent context.Context, done *atomic.Uint64, err error) error {
 	if err != nil {
-		w.s.stats.webErrors.Add(1)
-	} else {
-		done.Add(1)
+		return w.failed(parent, err)
 	}
+	done.Add(1)
+	return nil
+}
+
+// failed counts a call that failed, unless the caller gave up on it (its
+// context ended: a client that went away is no error of the cluster's), and
+// says so in the error it returns.
+func (w *WebSessions) failed(parent context.Context, err error) error {
+	if parent.Err() != nil {
+		if !errors.Is(err, parent.Err()) {
+			err = fmt.Errorf("%w (%w)", parent.Err(), err)
+		}
+		return err
+	}
+	w.s.stats.webErrors.Add(1)
 	return err
+}
+
+// why says why the members a call needed did not answer: their errors, or
+// the call's context, or that there was no connection to ask them on.
+func why(ctx context.Context, errs []error) error {
+	switch {
+	case len(errs) > 0:
+		return errors.Join(errs...)
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	default:
+		return errors.New("no data connection to any of them")
+	}
+}
+
+// checkKey checks a web session's key.
+func checkKey(key string) error {
+	if key == "" || len(key) > peer.MaxKey {
+		return fmt.Errorf("store: web session key of %d bytes; want 1 to %d", len(key), peer.MaxKey)
+	}
+	return nil
 }
 
 // Delete deletes the web session under key, everywhere, for good: it writes
@@ -152,12 +186,12 @@ func (w *WebSessions) Delete(ctx context.Context, key string) error {
 	if w.s.isClosed() {
 		return ErrClosed
 	}
-	if err := checkID(key); err != nil {
+	if err := checkKey(key); err != nil {
 		return err
 	}
-	ctx, cancel := bounded(ctx)
+	bctx, cancel := bounded(ctx)
 	defer cancel()
-	return w.count(&w.s.stats.webDeletes, w.write(ctx, key, change{deleted: true}))
+	return w.count(ctx, &w.s.stats.webDeletes, w.write(bctx, key, change{deleted: true}))
 }
 
 func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -205,6 +239,9 @@ func (w *WebSessions) copies(v *view) int {
 // write finds a coordinator for the change, itself or the first member of
 // the key's preference list that answers, and has it coordinate.
 func (w *WebSessions) write(ctx context.Context, key string, c change) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: web session not written: %w", context.Cause(ctx))
+	}
 	v := w.s.view.Load()
 	var errs []error
 	for _, name := range w.preference(v, key) {
@@ -233,7 +270,7 @@ func (w *WebSessions) write(ctx context.Context, key string, c change) error {
 			break
 		}
 	}
-	return fmt.Errorf("%w: no member could coordinate the write: %w", ErrUnavailable, errors.Join(errs...))
+	return fmt.Errorf("%w: no member could coordinate the write: %w", ErrUnavailable, why(ctx, errs))
 }
 
 // coordinate versions a change and stores it here and on enough other
@@ -429,7 +466,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		ask(past)
 	}
 	if len(answers) == 0 {
-		return entry{}, false, fmt.Errorf("%w: no member that may hold the web session answered: %w", ErrUnavailable, errors.Join(errs...))
+		return entry{}, false, fmt.Errorf("%w: no member that may hold the web session answered: %w", ErrUnavailable, why(ctx, errs))
 	}
 	var best *answer
 	for i := range answers {
@@ -447,7 +484,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 			return slices.Contains(older, name) || slices.ContainsFunc(answers, func(a answer) bool { return a.name == name })
 		}
 		if !slices.ContainsFunc(owners, spoke) && len(owners) > 0 {
-			return entry{}, false, fmt.Errorf("%w: none of the web session's owners answered: %w", ErrUnavailable, errors.Join(errs...))
+			return entry{}, false, fmt.Errorf("%w: none of the web session's owners answered: %w", ErrUnavailable, why(ctx, errs))
 		}
 		return entry{}, false, nil
 	}

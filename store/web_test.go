@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -438,5 +440,28 @@ func TestWebRepairOwnersOnly(t *testing.T) {
 	}
 	if _, _, ok := standIn.web.mem.peek(key, tc.clock.Now()); ok {
 		t.Error("the read repaired a copy onto the stand-in")
+	}
+}
+
+// TestWebContextEnded: a call whose caller gave up says so (errors.Is
+// context.Canceled), and is not counted as the cluster's error.
+func TestWebContextEnded(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	s := tc.stores[0]
+	web := s.WebSessions()
+	if err := web.Commit(ctx(t), "k1", []byte("v"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := web.Find(gone, "k1")
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "%!") {
+		t.Errorf("Find with a canceled context: %v", err)
+	}
+	if err := web.Commit(gone, "k1", []byte("v2"), tc.clock.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Commit with a canceled context: %v", err)
+	}
+	if n := s.Stats().WebErrors; n != 0 {
+		t.Errorf("%d web errors counted for calls their callers gave up on", n)
 	}
 }
