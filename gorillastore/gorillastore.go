@@ -10,7 +10,9 @@
 // The store inherits the cluster's guarantees (see store.WebSessions): Save
 // returns once Replicas members hold the session, a Get on any member right
 // after a Save on another sees it, and a session deleted (saved with
-// Options.MaxAge −1) never comes back. When the members that may hold a
+// Options.MaxAge −1) never comes back; at login, RenewID moves the session to
+// a new ID and deletes the old one (against session fixation), as scs's
+// RenewToken does. When the members that may hold a
 // session do not answer, Get returns a new session and the error, as every
 // gorilla store does for a session it cannot load: a handler that ignores
 // the error starts the user afresh, one that checks it can answer 503.
@@ -24,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -64,13 +67,26 @@ type Store struct {
 // New returns a Store that keeps sessions in web. keyPairs are
 // securecookie's: a hash key to sign the session ID (32 or 64 random bytes)
 // and optionally a block key to encrypt it (16, 24 or 32 bytes), then older
-// pairs, still accepted, while keys rotate.
+// pairs, still accepted, while keys rotate. Give every member the same
+// keys, and keep them secret: whoever has the hash key can sign any ID.
+//
+// New panics, as a program that would hand out forgeable cookies should not
+// start, if web is nil, if there is no hash key or one shorter than 32
+// bytes, or if a block key is not 16, 24 or 32 bytes long.
 func New(web Sessions, keyPairs ...[]byte) *Store {
 	if web == nil {
 		panic("gorillastore: New with nil sessions: pass a sessionmesh member's WebSessions()")
 	}
 	if len(keyPairs) == 0 || len(keyPairs[0]) == 0 {
 		panic("gorillastore: New without a hash key: cookies would be forged (give 32 random bytes, kept secret and the same on every member)")
+	}
+	for i, k := range keyPairs {
+		switch {
+		case i%2 == 0 && len(k) < 32:
+			panic(fmt.Sprintf("gorillastore: a hash key of %d bytes: give 32 or 64 random bytes", len(k)))
+		case i%2 == 1 && len(k) != 0 && len(k) != 16 && len(k) != 24 && len(k) != 32:
+			panic(fmt.Sprintf("gorillastore: a block key of %d bytes: give 16, 24 or 32 random bytes, or none", len(k)))
+		}
 	}
 	s := &Store{
 		Codecs:  securecookie.CodecsFromPairs(keyPairs...),
@@ -127,6 +143,27 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	}
 	session.ID, session.IsNew = id, false
 	return session, nil
+}
+
+// RenewID gives the session a new ID and saves it under that one, its
+// values kept, and deletes it under the old one, for good: call it when a
+// user logs in (or their privileges change), so that an ID an attacker
+// planted or saw before does not follow them in (session fixation). It is
+// what scs's RenewToken does.
+func (s *Store) RenewID(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
+	old := session.ID
+	session.ID = rand.Text()
+	if err := s.Save(r, w, session); err != nil {
+		session.ID = old
+		return err
+	}
+	if old != "" {
+		if err := s.web.Delete(r.Context(), Prefix+old); err != nil {
+			return fmt.Errorf("gorillastore: the session has a new ID, but the old one may still be found: %w", err)
+		}
+	}
+	session.IsNew = false
+	return nil
 }
 
 // Save stores the session in the cluster and sets its cookie. A session

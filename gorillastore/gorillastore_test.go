@@ -44,6 +44,16 @@ func app(m *sessionmesh.Member) http.Handler {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"node": m.Name(), "visits": n + 1})
 	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		session, err := store.Get(r, "session")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := store.RenewID(r, w, session); err != nil { // against session fixation
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		session, err := store.Get(r, "session")
 		if err != nil {
@@ -134,6 +144,53 @@ func TestVisitsAcrossMembers(t *testing.T) {
 			t.Errorf("the logged-out cookie on %s: visit %d, want a new session", v.Node, v.Visits)
 		}
 	}
+}
+
+// TestRenewID: a login gives the session a new ID with its values; the
+// cookie of the old ID finds nothing on any member.
+func TestRenewID(t *testing.T) {
+	c := testmembers.Start(t, 3, app, nil)
+	browser := c.Browser()
+	next := visitAll(t, c, browser, 1, 1)
+	before := cookie(t, browser, c.Servers[0].URL)
+	resp, err := browser.PostForm(c.Servers[1].URL+"/login", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	if after := cookie(t, browser, c.Servers[0].URL); after == before {
+		t.Fatal("the login kept the session's ID")
+	}
+	visitAll(t, c, browser, next, 1)
+	for _, i := range c.Live() {
+		replay := c.Browser()
+		u, _ := url.Parse(c.Servers[i].URL)
+		replay.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: before}})
+		if v := get(t, replay, c.Servers[i].URL); v.Visits != 1 {
+			t.Errorf("the cookie from before the login on %s: visit %d, want a new session", v.Node, v.Visits)
+		}
+	}
+}
+
+// TestNewPanics: a store that would hand out forgeable cookies does not
+// start.
+func TestNewPanics(t *testing.T) {
+	c := testmembers.Start(t, 1, app, nil)
+	web := c.Members[0].WebSessions()
+	for _, keys := range [][][]byte{nil, {nil}, {[]byte("short")}, {hashKey, []byte("ten bytes!")}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New with keys of %d pairs did not panic", len(keys))
+				}
+			}()
+			gorillastore.New(web, keys...)
+		}()
+	}
+	gorillastore.New(web, hashKey, bytes.Repeat([]byte{1}, 32)) // a hash key and a block key
 }
 
 // TestForgedCookies: a cookie the hash key did not sign — garbage, or
