@@ -41,7 +41,10 @@ import (
 //     so a flood of TLS handshakes can never push one out.
 //
 // Keys are 1 to 255 bytes. Values are at most MaxWebValue bytes; a larger
-// one is an error (ErrTooLarge), never cut short. A WebSessions is safe for
+// one is an error (ErrTooLarge), never cut short. A call whose context has
+// no deadline gets 5 seconds; one whose context ends fails with its error.
+// Web sessions live in memory only: stopping every member at once loses
+// them all. A WebSessions is safe for
 // concurrent use. A nil *WebSessions (what a member without a store hands
 // out) fails every call with an error that says so.
 type WebSessions struct {
@@ -109,7 +112,8 @@ func (w *WebSessions) Lookup(ctx context.Context, key string) (value []byte, exp
 }
 
 // Commit stores value as the web session under key until expires, on
-// Replicas members, and returns once they have it. It fails if fewer could
+// Replicas members, and returns once they have it. An expiry that has
+// passed deletes the session. It fails if fewer could
 // take it before ctx ended (the write may still have reached some: a later
 // Commit or Delete overrides it, as every later write does).
 func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expires time.Time) error {

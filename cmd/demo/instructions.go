@@ -42,13 +42,14 @@ func writeInstructions(w io.Writer, nodes []nodeLine, addEnv, sessionFile, cooki
 	if cookieJar != "" {
 		c := nodes[len(nodes)-1]
 		p("Count visits in a web session (scs, cookie \"session\") that every node shares: each")
-		p("visit counts on from the last, whichever node it lands on, and after a logout it")
-		p("starts again at 1. A browser does the same across the ports of 127.0.0.1.")
+		p("visit counts on from the last, whichever node it lands on, also after you kill a node")
+		p("(below), and after a logout it starts again at 1. A browser does the same across the")
+		p("ports of 127.0.0.1.")
 		p("")
 		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, a.tls)
 		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, b.tls)
 		p("  curl -sk -b %s -c %s https://%s/visits", cookieJar, cookieJar, c.tls)
-		p("  curl -sk -b %s -c %s -X POST https://%s/logout", cookieJar, cookieJar, b.tls)
+		p("  curl -sk -b %s -c %s -X POST https://%s/logout", cookieJar, cookieJar, a.tls)
 		p("")
 	}
 	p("Watch a node: open https://%s/status in a browser (accept the self-signed", a.tls)
