@@ -34,10 +34,20 @@ func EncodeSecret(s []byte) string { return base64.RawURLEncoding.EncodeToString
 
 // ParseSecret decodes a secret written by EncodeSecret. Padding and standard
 // base64 are accepted too.
+//
+// Text is what people type, so ParseSecret is stricter than the check of a
+// Config.Secret: the secret must decode to at least 32 bytes (what
+// EncodeSecret of NewSecret, or `head -c 32 /dev/urandom | base64`, gives),
+// and the text must not read like words. Any text of letters and digits is
+// valid base64, and decodes to bytes that look random: without these rules
+// "CompanyName2026ProductionCluster" would pass as 24 random bytes.
 func ParseSecret(s string) ([]byte, error) {
 	s = strings.TrimRight(strings.TrimSpace(s), "=")
 	if s == "" {
 		return nil, fmt.Errorf("cluster: the secret to parse is empty: give every member the same 32 random bytes in base64: %s", makeOne)
+	}
+	if wordy(s) {
+		return nil, fmt.Errorf("%w: the text reads like words (a passphrase?), not base64 of random bytes: %s", ErrWeakSecret, makeOne)
 	}
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -47,7 +57,33 @@ func ParseSecret(s string) ([]byte, error) {
 	if err := checkSecret(b); err != nil {
 		return nil, fmt.Errorf("%w (as decoded from base64)", err)
 	}
+	if len(b) < minParsedLen {
+		return nil, fmt.Errorf("%w: it decodes to %d bytes; a secret written as text must be at least %d random bytes (%d characters of base64): %s", ErrWeakSecret, len(b), minParsedLen, base64.RawStdEncoding.EncodedLen(minParsedLen), makeOne)
+	}
 	return b, nil
+}
+
+// minParsedLen is the least length of a secret ParseSecret decodes: shorter
+// text is too often a passphrase that happens to be base64.
+const minParsedLen = 32
+
+// wordy reports whether text reads like words: at least three quarters of
+// it in runs of four or more lowercase letters ("ompany", "roduction"). Of a
+// million base64 encodings of 32 random bytes, the wordiest had 64% of its
+// characters in such runs; typical passphrases have 65 to 100%.
+func wordy(text string) bool {
+	inRuns, run := 0, 0
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && text[i] >= 'a' && text[i] <= 'z' {
+			run++
+			continue
+		}
+		if run >= 4 {
+			inRuns += run
+		}
+		run = 0
+	}
+	return 4*inRuns >= 3*len(text)
 }
 
 var errNoSecret = errors.New("cluster: Config.Secret is empty: every node of a cluster needs the same secret (see NewSecret)")

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,30 @@ func TestSecretPolicy(t *testing.T) {
 	}
 	if _, err := ParseSecret(base64.StdEncoding.EncodeToString([]byte("my very secret password"))); !errors.Is(err, ErrWeakSecret) {
 		t.Errorf("ParseSecret(base64 of a password) = %v, want ErrWeakSecret", err)
+	}
+	// Passphrases that are valid base64 themselves, and decode to bytes that
+	// look random (a stranger's review found the first three accepted).
+	for _, text := range []string{
+		"CompanyName2026ProductionCluster", "mysupersecretclusterpassword", "hunter2hunter2hunter2hunter2",
+		"correct-horse-battery-staple-correct-horse-battery",
+		base64.StdEncoding.EncodeToString(random[:16]), // random, but 16 bytes written as text
+	} {
+		if _, err := ParseSecret(text); !errors.Is(err, ErrWeakSecret) || !strings.Contains(err.Error(), "NewSecret") {
+			t.Errorf("ParseSecret(%q) = %v, want ErrWeakSecret saying how to make one", text, err)
+		}
+	}
+}
+
+// TestRandomTextPasses: ParseSecret takes every one of many fresh random
+// secrets, however written: its rules for text refuse too rarely to matter.
+func TestRandomTextPasses(t *testing.T) {
+	for range 20000 {
+		s := NewSecret()
+		for _, text := range []string{EncodeSecret(s), base64.StdEncoding.EncodeToString(s)} {
+			if _, err := ParseSecret(text); err != nil {
+				t.Fatalf("ParseSecret(%q): %v", text, err)
+			}
+		}
 	}
 }
 
