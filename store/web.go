@@ -35,8 +35,9 @@ import (
 //     converge on one whole value, the newest a coordinator accepted.
 //   - Delete writes a tombstone, the newest version, kept until the deleted
 //     session would have expired (and a minute longer, for clocks that
-//     differ): by then every copy of the old value has expired too, so a
-//     deleted session never comes back, whichever copy survives where.
+//     differ), and at least 24 hours, for copies out of reach: by then every
+//     copy of the old value has expired too, so a deleted session never
+//     comes back, whichever copy survives where.
 //   - Web sessions have a memory budget of their own (Config.WebMaxBytes),
 //     so a flood of TLS handshakes can never push one out.
 //
@@ -69,10 +70,11 @@ const webTimeout = 5 * time.Second
 // could outlive it.
 const tombstoneMargin = time.Minute
 
-// unknownLifetime is how long a tombstone lives for a session no member it
-// reached knew of (a Delete of a key never written, or whose copies are all
-// out of reach): long enough for a copy out of reach to have expired, for
-// sessions no longer than this.
+// unknownLifetime is the least a tombstone lives, whatever the copies its
+// coordinator saw: a copy out of reach (a session whose every copy was cut
+// off, or a write that failed but reached a member cut off) may be newer and
+// live longer than those. Long enough for it to have expired, for sessions
+// that live no longer than this.
 const unknownLifetime = 24 * time.Hour
 
 // Find returns the value of the web session under key, and whether there is
@@ -304,9 +306,12 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		// between two writes of one session.
 		e.version = version{counter: max(base.counter+1, uint64(now.UnixMilli())), writer: w.writer()}
 		if c.deleted {
+			// At least a day, and as long as any copy it saw: a write of
+			// this session that failed may have reached only members out of
+			// reach now, newer than every copy seen here and living longer.
 			e.expires = now.Add(unknownLifetime)
-			if !known.IsZero() {
-				e.expires = known.Add(tombstoneMargin)
+			if k := known.Add(tombstoneMargin); k.After(e.expires) {
+				e.expires = k
 			}
 		}
 		val := e.encode()

@@ -465,3 +465,46 @@ func TestWebContextEnded(t *testing.T) {
 		t.Errorf("%d web errors counted for calls their callers gave up on", n)
 	}
 }
+
+// TestWebTombstoneOutlivesCutOffWrite: a write that reached only a member cut
+// off from the others (it failed) is newer than the copies the Delete's
+// coordinator saw, and lives longer: once the cut heals and the write is
+// handed on, the tombstone must still be there to refuse it. (Found by the
+// churn simulation: the tombstone lived only as long as the copy its
+// coordinator held, and the deleted session came back.)
+func TestWebTombstoneOutlivesCutOffWrite(t *testing.T) {
+	tc, fn := newFaultCluster(t, 3, func(c *Config) { c.retryBase = 10 * time.Millisecond })
+	key := "cart"
+	pref := tc.stores[0].view.Load().ring.Owners(key, 3)
+	owner, replica, other := tc.storeNamed(pref[0]), tc.storeNamed(pref[1]), tc.storeNamed(pref[2])
+	if err := owner.WebSessions().Commit(ctx(t), key, []byte("v1"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	tc.clock.Advance(30 * time.Minute)
+	fn.Partition([]string{pref[0]}, []string{pref[1], pref[2]})
+	if err := owner.WebSessions().Commit(ctx(t), key, []byte("v2"), tc.clock.Now().Add(time.Hour)); err == nil {
+		t.Fatal("a write cut off from every other member succeeded")
+	}
+	tc.clock.Advance(time.Minute) // the user logs out a minute later, on the other side
+	if err := replica.WebSessions().Delete(ctx(t), key); err != nil {
+		t.Fatal(err)
+	}
+	tc.clock.Advance(35 * time.Minute) // v1 and a minute more have passed; v2 has not
+	fn.Heal()
+	// The owner hands v2 on to the replica, which must refuse it and send
+	// back its tombstone, newer, for the owner to keep.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if held, _, ok := owner.web.mem.peek(key, tc.clock.Now()); ok && stateOf(held) == "" {
+			break // the tombstone
+		}
+		if time.Now().After(deadline) {
+			held, _, _ := replica.web.mem.peek(key, tc.clock.Now())
+			t.Fatalf("the owner still holds the cut-off write; the replica holds %q", stateOf(held))
+		}
+	}
+	for _, s := range []*Store{owner, replica, other} {
+		if v, ok, err := s.WebSessions().Find(ctx(t), key); err != nil || ok {
+			t.Errorf("Find on %s after the delete: %q %v %v, want nothing", s.self, v, ok, err)
+		}
+	}
+}
