@@ -129,6 +129,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (Response, error) {
 				continue
 			}
 			c.failed(err)
+			if !errors.Is(err, ErrUnavailable) {
+				err = fmt.Errorf("%w: %s: %w", ErrUnavailable, c.addr, err)
+			}
 		}
 		return resp, err
 	}
