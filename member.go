@@ -171,11 +171,17 @@ func (m *Member) Name() string { return m.node.Name() }
 // what a new member puts in Config.Join.
 func (m *Member) GossipAddr() string { return m.node.Addr() }
 
-// DataAddr returns the address the data channel listens on, or "" in
-// Tickets mode, which has none.
+// DataAddr returns the address other members reach the data channel at, as
+// the member advertises it (the gossip address's host, when it listens on
+// all interfaces), or "" in Tickets mode, which has none.
 func (m *Member) DataAddr() string {
 	if m.store == nil {
 		return ""
+	}
+	for _, mb := range m.node.Members() {
+		if mb.Local && mb.DataAddr != "" {
+			return mb.DataAddr
+		}
 	}
 	return m.store.Addr()
 }

@@ -320,6 +320,21 @@ func TestDefaultNames(t *testing.T) {
 	}
 }
 
+// TestDataAddrAdvertised: a member whose data channel listens on every
+// interface reports the address others reach it at, on its gossip host.
+func TestDataAddrAdvertised(t *testing.T) {
+	f := newFixture(t)
+	f.start(sessionmesh.Config{BindAddr: "127.0.0.1:0", DataAddr: "0.0.0.0:0", Timing: cluster.LocalTiming()})
+	m := f.members[0]
+	host, port, err := net.SplitHostPort(m.DataAddr())
+	if err != nil || host != "127.0.0.1" || port == "0" {
+		t.Fatalf("DataAddr %q, want 127.0.0.1 and the port it listens on (gossip at %s)", m.DataAddr(), m.GossipAddr())
+	}
+	if _, p, _ := net.SplitHostPort(m.Store().Addr()); p != port {
+		t.Errorf("DataAddr's port %s, the listener's %s", port, p)
+	}
+}
+
 // TestStartFails: Start refuses what cannot work, says why, and leaves
 // nothing running (TestMain checks for goroutines left behind).
 func TestStartFails(t *testing.T) {
