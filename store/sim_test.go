@@ -278,6 +278,11 @@ func (s *sim) stop(name string, graceful bool) {
 			s.t.Logf("%s stops holding %s=%q", name, key, stateOf(b))
 		}
 	}
+	for id, ss := range s.sessions {
+		if _, _, ok := st.tls.mem.peek(id, s.clock.Now()); ok {
+			s.t.Logf("%s stops holding %s (%x)", name, ss.value, id[:4])
+		}
+	}
 	st.Close()
 	delete(s.stores, name)
 	s.mu.Lock()
@@ -353,6 +358,25 @@ func (s *sim) webCopies(key string) string {
 		}
 		st.pending.mu.Lock()
 		if r := st.pending.entries[pendingKey{st.web, key}]; r != nil {
+			fmt.Fprintf(&b, "\n\t%s has a copy to send to %v (every owner: %v), drop after: %v", name, slices.Sorted(maps.Keys(r.to)), r.to == nil, r.drop)
+		}
+		st.pending.mu.Unlock()
+	}
+	return b.String()
+}
+
+// tlsCopies describes every copy of a TLS session in the live nodes'
+// memory, expired ones too, and the copies of it each still has to send.
+func (s *sim) tlsCopies(id string) string {
+	var b strings.Builder
+	now := s.clock.Now()
+	for _, name := range s.live() {
+		st := s.stores[name]
+		if _, exp, ok := st.tls.mem.peek(id, time.Unix(0, 0)); ok {
+			fmt.Fprintf(&b, "\n\t%s holds it, expiring in %v", name, exp.Sub(now))
+		}
+		st.pending.mu.Lock()
+		if r := st.pending.entries[pendingKey{st.tls, id}]; r != nil {
 			fmt.Fprintf(&b, "\n\t%s has a copy to send to %v (every owner: %v), drop after: %v", name, slices.Sorted(maps.Keys(r.to)), r.to == nil, r.drop)
 		}
 		st.pending.mu.Unlock()
@@ -522,6 +546,7 @@ func (s *sim) put(t *rapid.T) {
 		t.Fatalf("Put on %s: %v", name, err)
 	}
 	s.sessions[id] = &simSession{value: value, expires: now.Add(simTTL)}
+	s.t.Logf("after put of %s (%x) on %s: held by %v", value, id[:4], name, s.holders(id))
 }
 
 func (s *sim) get(t *rapid.T) {
@@ -665,7 +690,7 @@ func (s *sim) jump(t *rapid.T) {
 func (s *sim) check(t *rapid.T) {
 	for id, ss := range s.sessions {
 		if ss.lost == "" && len(s.holders(id)) == 0 {
-			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed", id[:4], ss.value)
+			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed%s", id[:4], ss.value, s.tlsCopies(id))
 		}
 	}
 	for name, st := range s.stores {
