@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -46,6 +48,7 @@ func localCluster(t *testing.T, n int) ([]*sessionmesh.Member, []node) {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, m.Name()) })
 		srv := httptest.NewUnstartedServer(mux)
 		srv.TLS = m.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}})
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the attacks' handshakes fail by design
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		members = append(members, m)
@@ -135,7 +138,9 @@ func TestGossipFlood(t *testing.T) {
 	if sent < 1000 || got["gossip_packet_unauthenticated"] < sent/2 {
 		t.Errorf("sent %d packets, the member refused %d as unauthenticated", sent, got["gossip_packet_unauthenticated"])
 	}
-	if streams.sent.Load() == 0 || got["gossip_stream_oversized"] == 0 || streams.cut.Load() != streams.sent.Load() {
+	// Up to 4 streams were still open when the attack ended, and closed by
+	// the attacker, not the member.
+	if streams.sent.Load() == 0 || got["gossip_stream_oversized"] == 0 || streams.cut.Load()+4 < streams.sent.Load() {
 		t.Errorf("opened %d streams, the member closed %d and refused %d as oversized", streams.sent.Load(), streams.cut.Load(), got["gossip_stream_oversized"])
 	}
 	if n := len(target.Members()); n != 2 {
