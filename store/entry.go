@@ -27,6 +27,25 @@ type entry struct {
 	deleted bool      // a tombstone: the session was deleted
 	expires time.Time // when the session, or the tombstone, may go
 	value   []byte
+	// recreated: written by Set, which may write over a tombstone (a
+	// Redis SET after DEL). Other writes never replace a tombstone.
+	recreated bool
+}
+
+// supersedes reports whether e is to replace o, the copy held. A tombstone
+// is final: it replaces any copy of the session it deleted, whatever their
+// versions, and only a write that recreates the key (Set) replaces it, if
+// newer. So a request that read a session before its logout and writes it
+// back after, with a version above the tombstone's, does not bring it
+// back. Otherwise the newer version wins.
+func (e entry) supersedes(o entry) bool {
+	switch {
+	case e.deleted && !o.deleted && !o.recreated:
+		return true
+	case o.deleted && !e.deleted && !e.recreated:
+		return false
+	}
+	return e.version.compare(o.version) > 0
 }
 
 // version orders an entry's writes: a counter, which a coordinator sets to
@@ -43,8 +62,9 @@ func (v version) compare(o version) int {
 }
 
 // entryLayout is the layout version of an encoded entry: a msgpack array
-// [layout, counter, writer, deleted, expires, value]. Later layouts may
-// append fields; readers skip them.
+// [layout, counter, writer, deleted, expires, value, recreated]. Later
+// layouts may append fields; readers skip them. (recreated was appended:
+// an entry without it was not recreated.)
 const entryLayout = 1
 
 // MaxWebValue is the largest web session value the store keeps. Sessions are
@@ -58,7 +78,7 @@ func (e *entry) encode() []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(e.value) + 48)
 	enc := msgpack.NewEncoder(&buf)
-	_ = enc.EncodeArrayLen(6) // writes to a bytes.Buffer cannot fail
+	_ = enc.EncodeArrayLen(7) // writes to a bytes.Buffer cannot fail
 	_ = enc.EncodeUint8(entryLayout)
 	_ = enc.EncodeUint64(e.version.counter)
 	_ = enc.EncodeUint64(e.version.writer)
@@ -69,6 +89,7 @@ func (e *entry) encode() []byte {
 	_ = enc.EncodeUint8(deleted)
 	_ = enc.EncodeTime(e.expires)
 	_ = enc.EncodeBytes(e.value)
+	_ = enc.EncodeBool(e.recreated)
 	return buf.Bytes()
 }
 
@@ -94,6 +115,9 @@ func decode(b []byte, value bool) (entry, error) {
 		e.value = r.Bytes(MaxWebValue)
 	} else {
 		r.SkipBytes(MaxWebValue)
+	}
+	if r.Optional() {
+		e.recreated = r.Bool()
 	}
 	if err := r.Close(); err != nil || layout < entryLayout {
 		return entry{}, errEntry
@@ -129,9 +153,15 @@ func newWebSpace(budget int64) *space {
 				return false
 			}
 			o, err := decodeHeader(old)
-			return err != nil || e.version.compare(o.version) > 0
+			return err != nil || e.supersedes(o)
 		},
-		keep: func([]byte) bool { return true },
+		// Tombstones are kept longest: one pushed out while a copy of what
+		// it deleted survives somewhere out of reach would let that copy
+		// back. Live sessions go first, least recently used first.
+		keep: func(val []byte) bool {
+			e, err := decodeHeader(val)
+			return err == nil && e.deleted
+		},
 		expires: func(val []byte) (time.Time, bool) {
 			e, err := decodeHeader(val)
 			return e.expires, err == nil

@@ -48,9 +48,12 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 		if err != nil {
 			return peer.Response{Status: peer.StatusInvalid}
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, webTimeout)
+		ctx, cancel := context.WithTimeout(peer.Patient(s.ctx), webTimeout)
 		defer cancel()
 		if err := s.webSessions.coordinate(ctx, req.Key, c); err != nil {
+			if errors.Is(err, ErrDeleted) {
+				return peer.Response{Status: peer.StatusNewer} // a tombstone stands
+			}
 			if errors.Is(err, ErrUnavailable) {
 				return peer.Response{Status: peer.StatusShort, Value: []byte(err.Error())}
 			}

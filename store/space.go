@@ -22,7 +22,7 @@ type space struct {
 	// copy held). Nil: every copy replaces (TLS sessions never change).
 	newer func(val, old []byte) bool
 	// keep reports whether the encoded record val is one to keep when memory
-	// is short (a returning client's TLS session; every web session).
+	// is short (a returning client's TLS session; a web session's tombstone).
 	keep func(val []byte) bool
 	// expires returns when the encoded record val expires, or false if it
 	// does not decode.

@@ -28,8 +28,9 @@ import (
 //     write survives the crash of any Replicas−1 members.
 //   - Reads ask Replicas members and take the newest copy, so a Find on any
 //     member right after a Commit on another sees it, even if an owner that
-//     missed writes (it was partitioned away) answers too. Stale copies they
-//     find are repaired.
+//     missed writes (it was partitioned away) answers too; fewer answers are
+//     an error, never a copy that may be stale. Stale copies they find are
+//     repaired.
 //   - Every copy, wherever it comes from (replication, read repair,
 //     rebalancing, hand-over), replaces another only if it is newer. Copies
 //     converge on one whole value, the newest a coordinator accepted.
@@ -56,6 +57,11 @@ type WebSessions struct {
 
 // WebSessions returns the store's space for web sessions.
 func (s *Store) WebSessions() *WebSessions { return s.webSessions }
+
+// ErrDeleted is Commit's error for a session that was deleted (a logout, a
+// renewed token) after the caller read it: the delete stands, the write is
+// dropped.
+var ErrDeleted = errors.New("store: the web session was deleted")
 
 // errNoStore is what a nil *WebSessions answers: what a member without a
 // store (sessionmesh's Tickets mode) hands out.
@@ -115,10 +121,23 @@ func (w *WebSessions) Lookup(ctx context.Context, key string) (value []byte, exp
 
 // Commit stores value as the web session under key until expires, on
 // Replicas members, and returns once they have it. An expiry that has
-// passed deletes the session. It fails if fewer could
-// take it before ctx ended (the write may still have reached some: a later
-// Commit or Delete overrides it, as every later write does).
+// passed deletes the session. A session that was deleted stays deleted:
+// Commit then fails with ErrDeleted (a request that read the session before
+// a logout, writing it back after). It fails if fewer members could take it
+// before ctx ended (the write may still have reached some: a later Commit or
+// Delete overrides it, as every later write does).
 func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expires time.Time) error {
+	return w.put(ctx, key, change{value: value, expires: expires})
+}
+
+// Set is Commit that writes over a deleted session too, as a Redis SET
+// after a DEL does: for values under keys that are used again after a
+// delete, which session tokens never are (the sidecar's Redis SET).
+func (w *WebSessions) Set(ctx context.Context, key string, value []byte, expires time.Time) error {
+	return w.put(ctx, key, change{value: value, expires: expires, recreate: true})
+}
+
+func (w *WebSessions) put(ctx context.Context, key string, c change) error {
 	if w == nil {
 		return errNoStore
 	}
@@ -128,15 +147,15 @@ func (w *WebSessions) Commit(ctx context.Context, key string, value []byte, expi
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if len(value) > MaxWebValue {
-		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(value))
+	if len(c.value) > MaxWebValue {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(c.value))
 	}
-	if !expires.After(w.s.cfg.Now()) {
+	if !c.expires.After(w.s.cfg.Now()) {
 		return w.Delete(ctx, key) // expired already: as good as deleted
 	}
 	bctx, cancel := bounded(ctx)
 	defer cancel()
-	return w.count(ctx, &w.s.stats.webCommits, w.write(bctx, key, change{value: value, expires: expires}))
+	return w.count(ctx, &w.s.stats.webCommits, w.write(bctx, key, c))
 }
 
 // count counts a write's outcome: in done if it succeeded, else as an error.
@@ -152,6 +171,9 @@ func (w *WebSessions) count(parent context.Context, done *atomic.Uint64, err err
 // context ended: a client that went away is no error of the cluster's), and
 // says so in the error it returns.
 func (w *WebSessions) failed(parent context.Context, err error) error {
+	if errors.Is(err, ErrDeleted) {
+		return err // the caller's stale write, not the cluster's failure
+	}
 	if parent.Err() != nil {
 		if !errors.Is(err, parent.Err()) {
 			err = fmt.Errorf("%w (%w)", parent.Err(), err)
@@ -200,7 +222,11 @@ func (w *WebSessions) Delete(ctx context.Context, key string) error {
 	return w.count(ctx, &w.s.stats.webDeletes, w.write(bctx, key, change{deleted: true}))
 }
 
+// bounded gives ctx the default deadline of web session calls if it has
+// none. Web session calls wait for members that are only slow (peer.Patient): a
+// flood of handshakes whose lookups time out must not turn them away.
 func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = peer.Patient(ctx)
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
@@ -209,19 +235,20 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // change is a write a caller asks for, before a coordinator versions it.
 type change struct {
-	value   []byte
-	expires time.Time
-	deleted bool
+	value    []byte
+	expires  time.Time
+	deleted  bool
+	recreate bool // write over a tombstone (Set)
 }
 
 // The change travels to a coordinator as an entry without a version.
 func (c change) encode() []byte {
-	return (&entry{deleted: c.deleted, expires: c.expires, value: c.value}).encode()
+	return (&entry{deleted: c.deleted, expires: c.expires, value: c.value, recreated: c.recreate}).encode()
 }
 
 func decodeChange(b []byte) (change, error) {
 	e, err := decodeEntry(b)
-	return change{value: e.value, expires: e.expires, deleted: e.deleted}, err
+	return change{value: e.value, expires: e.expires, deleted: e.deleted, recreate: e.recreated}, err
 }
 
 // preference returns the members a key's copies belong on, in ring order:
@@ -267,6 +294,8 @@ func (w *WebSessions) write(ctx context.Context, key string, c change) error {
 			return nil
 		case err == nil && resp.Status == peer.StatusShort:
 			return fmt.Errorf("%w: %s", ErrUnavailable, resp.Value)
+		case err == nil && resp.Status == peer.StatusNewer:
+			return ErrDeleted
 		case err == nil:
 			errs = append(errs, fmt.Errorf("%s: %v", name, resp.Status))
 		default:
@@ -288,11 +317,14 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 	defer mu.Unlock()
 	s := w.s
 	now := s.cfg.Now()
-	e := entry{deleted: c.deleted, expires: c.expires, value: c.value}
+	e := entry{deleted: c.deleted, expires: c.expires, value: c.value, recreated: c.recreate}
 	known := time.Time{} // the latest expiry of a copy seen, for a tombstone
 	base := version{}
 	if held, _, ok := s.web.mem.peek(key, now); ok {
 		if h, err := decodeHeader(held); err == nil {
+			if h.deleted && !c.deleted && !c.recreate {
+				return ErrDeleted // a write of what was deleted, not a recreation
+			}
 			base, known = h.version, h.expires
 		}
 	}
@@ -316,6 +348,14 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		}
 		val := e.encode()
 		took, newer, err := w.replicate(ctx, v, key, val, need)
+		if newer != nil && newer.deleted && !c.deleted && !c.recreate {
+			// The session was deleted; this write read it before. The
+			// tombstone goes where the write went, and here.
+			tomb := newer.encode()
+			s.store(s.web, key, tomb)
+			s.copy(s.web, key, tomb, took, &s.stats.repaired)
+			return ErrDeleted
+		}
 		if newer != nil && newer.version.compare(e.version) >= 0 && attempt < 4 {
 			// Another member holds a later write this one missed (it was
 			// out of reach, or is new here): version above it, and try again.
@@ -377,7 +417,7 @@ func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []
 				case err == nil && resp.Status == peer.StatusOK:
 					took = append(took, name)
 				case err == nil && resp.Status == peer.StatusNewer:
-					if e, derr := decodeHeader(resp.Value); derr == nil && (newer == nil || e.version.compare(newer.version) > 0) {
+					if e, derr := decodeHeader(resp.Value); derr == nil && (newer == nil || e.supersedes(*newer)) {
 						newer = &e
 					}
 				case err == nil:
@@ -474,12 +514,15 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		}
 		ask(past)
 	}
-	if len(answers) == 0 {
-		return entry{}, false, fmt.Errorf("%w: no member that may hold the web session answered: %w", ErrUnavailable, why(ctx, errs))
+	// Fewer answers than a write makes copies, and the newest copy may be
+	// on a member that did not answer: a deleted session's old value, say,
+	// on the one member that missed the delete. Better no answer than that.
+	if len(answers) < need {
+		return entry{}, false, fmt.Errorf("%w: %d of the %d members a read needs answered: %w", ErrUnavailable, len(answers), need, why(ctx, errs))
 	}
 	var best *answer
 	for i := range answers {
-		if answers[i].ok && (best == nil || answers[i].e.version.compare(best.e.version) > 0) {
+		if answers[i].ok && (best == nil || answers[i].e.supersedes(best.e)) {
 			best = &answers[i]
 		}
 	}
@@ -503,7 +546,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 	var stale []string
 	owners := v.placement(key)
 	for _, a := range answers {
-		if (!a.ok || a.e.version.compare(best.e.version) < 0) && (len(owners) == 0 || slices.Contains(owners, a.name)) {
+		if (!a.ok || best.e.supersedes(a.e)) && (len(owners) == 0 || slices.Contains(owners, a.name)) {
 			stale = append(stale, a.name)
 		}
 	}

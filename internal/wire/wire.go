@@ -65,6 +65,16 @@ func (r *Reader) Uint8() uint8 {
 	return uint8(v)
 }
 
+// Bool reads a boolean.
+func (r *Reader) Bool() bool {
+	if r.err != nil {
+		return false
+	}
+	v, err := r.dec.DecodeBool()
+	r.fail(err)
+	return v
+}
+
 // Bytes reads a byte string (bin or str) of at most max bytes into a fresh slice.
 func (r *Reader) Bytes(max int) []byte {
 	if r.err != nil {

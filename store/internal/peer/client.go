@@ -50,6 +50,7 @@ type Client struct {
 	failures  int       // consecutive failures
 	downUntil time.Time // fail fast until then
 	lastErr   error     // why the peer is down
+	slowOnly  bool      // the peer is down only for having been slow: a request timed out
 	closed    bool
 	recovered func() // called when a request succeeds after failures
 
@@ -118,7 +119,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (Response, error) {
 		case err == nil:
 			c.succeeded()
 		case errors.Is(err, context.DeadlineExceeded):
-			c.failed(fmt.Errorf("peer %s: no answer in time", c.addr))
+			if !patient(ctx) {
+				c.timedOut(fmt.Errorf("peer %s: no answer in time", c.addr))
+			}
 		case errors.Is(err, context.Canceled):
 		default:
 			c.drop(cn)
@@ -146,7 +149,7 @@ func (c *Client) connect(ctx context.Context) (cn *conn, dialed bool, err error)
 		case c.closed:
 			c.mu.Unlock()
 			return nil, dialed, ErrClosed
-		case time.Now().Before(c.downUntil):
+		case time.Now().Before(c.downUntil) && !(c.slowOnly && patient(ctx)):
 			err := c.lastErr
 			c.mu.Unlock()
 			return nil, dialed, fmt.Errorf("%w: %s: %v", ErrUnavailable, c.addr, err)
@@ -239,7 +242,7 @@ func (c *Client) OnRecover(f func()) {
 func (c *Client) succeeded() {
 	c.mu.Lock()
 	back := c.failures > 0 && c.recovered != nil
-	c.failures = 0
+	c.failures, c.downUntil = 0, time.Time{} // it answers: no reason to skip it
 	f := c.recovered
 	c.mu.Unlock()
 	if back {
@@ -253,6 +256,31 @@ func (c *Client) failed(err error) {
 	c.failedLocked(err)
 }
 
+// timedOut marks the peer down, as failed does, for an answer that did not
+// come within a request's deadline: it is slow, or gone; requests that may
+// wait (Patient) still try it.
+func (c *Client) timedOut(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failedLocked(err)
+	c.slowOnly = true
+}
+
+// patientKey marks a context as Patient's.
+type patientKey struct{}
+
+// Patient returns a context for requests that may wait for a slow peer
+// rather than fail fast: a peer another request found slow (its answer did
+// not come within that request's deadline) is still asked, and a request of
+// these that times out does not mark it down. A peer whose connection
+// failed is skipped all the same. The TLS handshake path, which must not
+// wait, uses plain contexts; web session writes and reads, which are worth
+// the wait and must not be turned away because a flood of handshakes made
+// lookups time out, use Patient ones.
+func Patient(ctx context.Context) context.Context { return context.WithValue(ctx, patientKey{}, true) }
+
+func patient(ctx context.Context) bool { return ctx.Value(patientKey{}) != nil }
+
 // failedLocked marks the peer down for an exponential backoff.
 func (c *Client) failedLocked(err error) {
 	if c.closed {
@@ -262,6 +290,7 @@ func (c *Client) failedLocked(err error) {
 	backoff := min(minBackoff<<min(c.failures-1, 10), maxBackoff)
 	c.downUntil = time.Now().Add(backoff)
 	c.lastErr = err
+	c.slowOnly = false
 	c.logger.Debug("peer marked down", "addr", c.addr, "for", backoff, "err", err)
 }
 

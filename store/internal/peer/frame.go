@@ -26,7 +26,7 @@ const (
 	// Web sessions: versioned records in a space of their own.
 	OpWebGet    Op = 4 // Value of the response is the copy held (StatusNotFound if none)
 	OpWebPut    Op = 5 // store the copy in Value unless a newer one is held (then StatusNewer, with it)
-	OpWebCommit Op = 6 // coordinate a write: Value is the change; the receiver versions and replicates it
+	OpWebCommit Op = 6 // coordinate a write: Value is the change; the receiver versions and replicates it (StatusNewer: the session was deleted, and the change does not recreate it)
 )
 
 func (o Op) String() string {

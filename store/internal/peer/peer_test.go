@@ -195,6 +195,43 @@ func TestSlowPeer(t *testing.T) {
 	})
 }
 
+// TestPatientAsksSlowPeer: a peer marked down for being slow is still asked
+// by a Patient request, which does not mark it down when it times out; a
+// peer whose connection failed is skipped by every request.
+func TestPatientAsksSlowPeer(t *testing.T) {
+	h := &mapHandler{delay: 100 * time.Millisecond}
+	f := serve(t, h)
+	c := f.client(t)
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpPut, Key: "k", Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctxTimeout(t, 10*time.Millisecond), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a lookup with a short deadline: %v, want DeadlineExceeded", err)
+	}
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("an impatient request during the backoff: %v, want ErrUnavailable", err)
+	}
+	if r, err := c.Do(Patient(ctxTimeout(t, 5*time.Second)), &Request{Op: OpGet, Key: "k"}); err != nil || string(r.Value) != "v" {
+		t.Fatalf("a patient request during the backoff: %q %v", r.Value, err)
+	}
+	// It answered: nobody skips it now.
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
+		t.Fatalf("after a patient request was answered: %v", err)
+	}
+	if _, err := c.Do(Patient(ctxTimeout(t, 10*time.Millisecond)), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a patient request with a short deadline: %v", err)
+	}
+	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
+		t.Fatalf("a patient request's timeout marked the peer down: %v", err)
+	}
+
+	f.srv.Close()
+	c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}) // finds the connection broken
+	if _, err := c.Do(Patient(ctxTimeout(t, 5*time.Second)), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a patient request to a peer whose connection failed: %v, want ErrUnavailable", err)
+	}
+}
+
 // TestDeadPeer: requests to a stopped server fail at once, and the client
 // reconnects when a server is back at the address.
 func TestDeadPeer(t *testing.T) {
