@@ -113,6 +113,7 @@ func runSim(rt *rapid.T) {
 	rt.Repeat(map[string]func(*rapid.T){
 		"put":       tick(s.put),
 		"commit":    tick(s.webCommit),
+		"set":       tick(s.webSet),
 		"delete":    tick(s.webDelete),
 		"find":      tick(s.webFind),
 		"get":       tick(s.get),
@@ -160,6 +161,9 @@ type sim struct {
 type simWeb struct {
 	now  map[string]bool // "" is no session (deleted, expired, or never written)
 	ever map[string]bool
+	// deleted: a Delete was called (it may have landed), so the session may
+	// be gone for good: Commit never brings a deleted session back.
+	deleted bool
 	// lost says why the session may be gone (every holder crashed); a Find
 	// may then also say it is not found.
 	lost    string
@@ -400,6 +404,10 @@ func (s *sim) webHolders(key string) []string {
 
 var simWebKeys = []string{"alice", "bob", "carol"}
 
+// simSetKeys are written with Set, as the sidecar's Redis SET does: a write
+// after a delete recreates them.
+var simSetKeys = []string{"dave", "erin"}
+
 func (s *sim) webState(key string) *simWeb {
 	w := s.web[key]
 	if w == nil {
@@ -409,6 +417,8 @@ func (s *sim) webState(key string) *simWeb {
 	return w
 }
 
+// webCommit writes a session as scs and gorilla do: a deleted one stays
+// deleted.
 func (s *sim) webCommit(t *rapid.T) {
 	name := s.pick(t, "node")
 	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
@@ -419,8 +429,41 @@ func (s *sim) webCommit(t *rapid.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	defer func() { s.t.Logf("after commit %s: held by %v%s", value, s.webHolders(key), s.webCopies(key)) }()
-	if err := s.stores[name].WebSessions().Commit(ctx, key, []byte(value), w.expires[value]); err != nil {
+	err := s.stores[name].WebSessions().Commit(ctx, key, []byte(value), w.expires[value])
+	switch {
+	case errors.Is(err, ErrDeleted):
+		if !w.deleted {
+			t.Fatalf("commit %s on %s: %v, but it was never deleted", key, name, err)
+		}
+		// The tombstone stands and is final: nothing else can be read
+		// once it has reached the owners.
+		w.now = map[string]bool{"": true}
+		w.lost = ""
+	case err != nil:
 		t.Logf("commit %s on %s: %v", key, name, err)
+		w.failed(value)
+	case w.deleted:
+		// Written where no tombstone was; one elsewhere wins once they meet.
+		w.failed(value)
+	default:
+		w.acked(value)
+		w.lost = ""
+	}
+}
+
+// webSet writes a key as the sidecar's Redis SET does: over a delete too.
+func (s *sim) webSet(t *rapid.T) {
+	name := s.pick(t, "node")
+	key := rapid.SampledFrom(simSetKeys).Draw(t, "key")
+	s.writes++
+	value := fmt.Sprintf("%s#%d", key, s.writes)
+	w := s.webState(key)
+	w.expires[value] = s.clock.Now().Add(simTTL)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	defer func() { s.t.Logf("after set %s: held by %v%s", value, s.webHolders(key), s.webCopies(key)) }()
+	if err := s.stores[name].WebSessions().Set(ctx, key, []byte(value), w.expires[value]); err != nil {
+		t.Logf("set %s on %s: %v", key, name, err)
 		w.failed(value)
 		return
 	}
@@ -430,8 +473,9 @@ func (s *sim) webCommit(t *rapid.T) {
 
 func (s *sim) webDelete(t *rapid.T) {
 	name := s.pick(t, "node")
-	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	key := rapid.SampledFrom(append(slices.Clone(simWebKeys), simSetKeys...)).Draw(t, "key")
 	w := s.webState(key)
+	w.deleted = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	defer func() { s.t.Logf("after delete of %s on %s:%s", key, name, s.webCopies(key)) }()
@@ -446,7 +490,7 @@ func (s *sim) webDelete(t *rapid.T) {
 
 func (s *sim) webFind(t *rapid.T) {
 	name := s.pick(t, "node")
-	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	key := rapid.SampledFrom(append(slices.Clone(simWebKeys), simSetKeys...)).Draw(t, "key")
 	w := s.webState(key)
 	quietBefore := s.quiet()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
