@@ -207,6 +207,8 @@ func TestCommands(t *testing.T) {
 		{"CLIENT SETINFO foo 1", "-ERR Unrecognized option 'foo'\r\n"},
 		{"COMMAND DOCS", "*0\r\n"},
 		{"COMMAND", "*0\r\n"},
+		{"COMMAND COUNT", ":21\r\n"}, // as doc.go says: the commands it lists
+		{"INFO keyspace", "$12\r\n# Keyspace\r\n\r\n"},
 		{"HELLO 4", "-NOPROTO unsupported protocol version\r\n"},
 		{"HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"},
 		{"HELLO 2 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"},
