@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -321,6 +322,24 @@ func TestNotLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+
+	// NewServer, on a listener the caller opened, refuses it alike and
+	// leaves it to the caller.
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := NewServer(ln, Config{Store: newFakeStore(time.Now)}); err == nil || !strings.Contains(err.Error(), "SESSIONMESH_REQUIREPASS") {
+		t.Fatalf("NewServer on 0.0.0.0 without a password: %v", err)
+	}
+	if s, err = NewServer(ln, Config{Store: newFakeStore(time.Now), Password: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the listener is open after Close: %v", err)
+	}
 }
 
 // TestGarbage: hostile and broken input gets Redis's errors, the connection

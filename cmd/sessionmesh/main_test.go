@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -306,4 +307,38 @@ func execOutput(name string, args ...string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestRespTaken: a sidecar whose Redis port is taken fails before it joins:
+// exit status 1 with the -resp error, and the member it was told to join
+// never counts it (a join and a crash would show as two members until the
+// crash is noticed, seconds later).
+func TestRespTaken(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "redis-cli")
+	secret := "SESSIONMESH_SECRET=" + sessionmesh.EncodeSecret(sessionmesh.NewSecret())
+	first := startSidecar(t, env(secret), "sidecar", "-name", "first", "-gossip", "127.0.0.1:0", "-data", ":0",
+		"-resp", "127.0.0.1:0", "-timing", "local")
+	// With -data on every interface, the line gives the address other
+	// members reach: the gossip host and the data port.
+	if gh, _ := splitAddr(first.gossip); !strings.HasPrefix(first.data, gh+":") {
+		t.Errorf("data=%s, want the advertised host of gossip=%s", first.data, first.gossip)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	second := start(t, env(secret), bin, "sidecar", "-name", "second", "-gossip", "127.0.0.1:0", "-data", "127.0.0.1:0",
+		"-resp", taken.Addr().String(), "-join", first.gossip, "-timing", "local")
+	if code := second.exit(); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if e := second.stderr.String(); !strings.Contains(e, "sessionmesh sidecar: -resp: ") || !strings.Contains(e, "address already in use") {
+		t.Errorf("stderr %q, want the -resp error", e)
+	}
+	if info := cli(t, first.resp, "INFO", "cluster"); !regexp.MustCompile(`(?m)^cluster_members:1\r?$`).MatchString(info) || strings.Contains(info, "second") {
+		t.Errorf("the first member's INFO after the second failed:\n%s", info)
+	}
 }

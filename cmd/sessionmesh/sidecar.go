@@ -171,6 +171,19 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The Redis port first: a sidecar that cannot serve must not join the
+	// cluster, only to leave it again (two ring changes, and sessions moved
+	// twice, for nothing).
+	ln, err := net.Listen("tcp", o.resp)
+	if err != nil {
+		return fail(1, fmt.Errorf("-resp: %w", err))
+	}
+	defer ln.Close() // until the Redis server owns it; closing twice is harmless
+	if pass == "" && !resp.IsLoopback(ln.Addr()) {
+		return fail(1, fmt.Errorf("-resp %s is not a loopback address, and no password is set: "+
+			"listen on 127.0.0.1, or set a password (%s or -requirepass-file)", o.resp, envRequirePass))
+	}
+
 	cfg := sessionmesh.Config{
 		Secret: secret, Name: o.name, BindAddr: o.gossip, DataAddr: o.data,
 		Join: joinList(o.join), JoinTimeout: o.joinTimeout, Logger: logger,
@@ -186,7 +199,7 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(1, err)
 	}
-	srv, err := resp.Listen(o.resp, resp.Config{
+	srv, err := resp.NewServer(ln, resp.Config{
 		Store: m.WebSessions(), TicketKeys: m.TicketKeys(), Password: pass,
 		DefaultTTL: o.defaultTTL, MaxClients: o.maxClients, Logger: logger.With("node", m.Name()),
 		Info: func() []resp.Section { return clusterInfo(m) },
@@ -197,7 +210,7 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), m.DataAddr())
+	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), dataAddr(m))
 
 	code := 0
 	select {
@@ -213,6 +226,25 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("shutdown", "err", err)
 	}
 	return code
+}
+
+// dataAddr is the data channel's address as other members reach it: where
+// Member.DataAddr is the address it listens on, all interfaces (-data
+// :7947), the host other members gossip with (the advertised one) and the
+// data port.
+func dataAddr(m *sessionmesh.Member) string {
+	host, port, err := net.SplitHostPort(m.DataAddr())
+	if err != nil {
+		return m.DataAddr()
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return m.DataAddr()
+	}
+	gossipHost, _, err := net.SplitHostPort(m.GossipAddr())
+	if err != nil {
+		return m.DataAddr()
+	}
+	return net.JoinHostPort(gossipHost, port)
 }
 
 // clusterInfo is INFO's "# Cluster" section: the cluster as this member sees it.
