@@ -234,6 +234,12 @@ func certFiles(t *testing.T) (cert, key string) {
 // usage and 1 for the rest.
 func TestUsage(t *testing.T) {
 	secret := "SESSIONMESH_SECRET=" + sessionmesh.EncodeSecret(sessionmesh.NewSecret())
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared-pass")
+	if err := os.WriteFile(shared, []byte("pw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o644) // whatever the umask
 	cases := []struct {
 		name string
 		env  []string
@@ -245,6 +251,12 @@ func TestUsage(t *testing.T) {
 		{"no secret", env(), []string{"sidecar"}, 2, "SESSIONMESH_SECRET is not set"},
 		{"bad flag", env(secret), []string{"sidecar", "-nope"}, 2, "-h lists the flags"},
 		{"bad address", env(secret), []string{"sidecar", "-resp", "6380"}, 2, `-resp "6380": want host:port`},
+		{"password flag", env(secret), []string{"sidecar", "-requirepass", "pw"}, 2,
+			"the password comes from SESSIONMESH_REQUIREPASS or -requirepass-file, never a flag"},
+		{"secret flag", env(secret), []string{"sidecar", "--secret=x"}, 2, "the cluster secret comes from SESSIONMESH_SECRET, never a flag"},
+		{"secret not base64", env("SESSIONMESH_SECRET=AAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), []string{"sidecar"}, 2,
+			"make one with `head -c 32 /dev/urandom | base64`"},
+		{"password file others read", env(secret), []string{"sidecar", "-requirepass-file", shared}, 2, "(mode 0644): chmod 600 " + shared},
 		{"not loopback", env(secret), []string{"sidecar", "-gossip", "127.0.0.1:0", "-data", "127.0.0.1:0", "-resp", "0.0.0.0:0", "-timing", "local"},
 			1, "not a loopback address, and no password is set"},
 	}
