@@ -49,12 +49,16 @@ func readyNodeServer(t *testing.T, p *proc) *nodeServer {
 }
 
 // nodeResumes has the Node.js client make a session on from and offer it to
-// to, and returns its verdict line.
+// to, and returns its verdict line; version "" lets the servers pick.
 func nodeResumes(t *testing.T, from, to, version string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "node", filepath.Join(nodeDir, "client.js"), "--from", from, "--to", to, "--tls", version).CombinedOutput()
+	args := []string{filepath.Join(nodeDir, "client.js"), "--from", from, "--to", to}
+	if version != "" {
+		args = append(args, "--tls", version)
+	}
+	out, err := exec.CommandContext(ctx, "node", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("client.js: %v\n%s", err, out)
 	}
@@ -131,6 +135,15 @@ func TestNodeServersResume(t *testing.T) {
 				t.Errorf("openssl %s %d -> %d: %s", c.version, i, i+1, got)
 			}
 		}
+	}
+
+	// Without --tls, as the README runs it, the client takes what each
+	// server offers.
+	if got := nodeResumes(t, caches[0].addr, caches[1].addr, ""); !strings.Contains(got, "Reused TLSv1.2") {
+		t.Errorf("node client, no --tls, cache 0 -> 1: %s", got)
+	}
+	if got := nodeResumes(t, tickets[0].addr, tickets[1].addr, ""); !strings.Contains(got, "Reused TLSv1.3") {
+		t.Errorf("node client, no --tls, ticket 0 -> 1: %s", got)
 	}
 
 	// A session made before the crash, on the first server.
