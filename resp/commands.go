@@ -346,8 +346,9 @@ func (s *Server) clientCmd(c *client, rc redcon.Conn, args [][]byte) {
 	}
 }
 
-// commandCmd answers COMMAND and its subcommands with nothing: redis-cli
-// asks on connecting (for its hints) and does without.
+// commandCmd answers COMMAND, COMMAND DOCS and the other subcommands with
+// an empty list (redis-cli asks on connecting, for its hints, and does
+// without), and COMMAND COUNT with the number of commands served.
 func (s *Server) commandCmd(c *client, rc redcon.Conn, args [][]byte) {
 	if len(args) > 1 && strings.EqualFold(string(args[1]), "count") {
 		rc.WriteInt(len(commands))

@@ -28,13 +28,16 @@
 //	AUTH [username] password        HELLO [2|3 [AUTH username password] [SETNAME name]]
 //	SELECT 0                        (another index: "ERR DB index is out of range")
 //	CLIENT SETNAME|GETNAME|SETINFO|ID
-//	QUIT                            COMMAND, COMMAND DOCS, COMMAND COUNT (nothing to say)
+//	QUIT                            COMMAND COUNT (how many commands this list has: 21)
+//	COMMAND, COMMAND DOCS...        (an empty list: redis-cli asks, and does without)
 //	GET key                         SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]
 //	SETEX key s value               PSETEX key ms value
 //	DEL key...                      UNLINK key...    EXISTS key...
 //	EXPIRE key s [NX|XX|GT|LT]      PEXPIRE key ms [NX|XX|GT|LT]
 //	TTL key                         PTTL key (-2: no such key)
-//	INFO [section...]               (Redis's fields clients read, then the cluster's view)
+//	INFO [section...]               (Redis's fields clients read, then the cluster's view;
+//	                                # Keyspace is empty, as Redis's with no keys: the keys
+//	                                are spread over the cluster and not counted)
 //	SESSIONMESH.TICKETKEY           (see below)
 //
 // Anything else gets "ERR unknown command '...', with args beginning with: ..."

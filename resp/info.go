@@ -10,7 +10,8 @@ import (
 )
 
 // info answers INFO [section ...]: Redis's sections that clients read
-// (redis_version, loading), then the Server's own and Config.Info's.
+// (redis_version, loading), then the Server's own and Config.Info's, then
+// an empty Keyspace.
 func (s *Server) info(c *client, rc redcon.Conn, args [][]byte) {
 	want := map[string]bool{}
 	for _, a := range args[1:] {
@@ -52,6 +53,11 @@ func (s *Server) info(c *client, rc redcon.Conn, args [][]byte) {
 	if s.cfg.Info != nil {
 		sections = append(sections, s.cfg.Info()...)
 	}
+	// Last, as in Redis. Empty, as Redis's is with no keys: the values are
+	// spread over the cluster, and counting this server's prefix would scan
+	// the store. The Cluster section's values_held counts what this member
+	// holds, of every kind.
+	sections = append(sections, Section{Name: "Keyspace"})
 	var b strings.Builder
 	for _, sec := range sections {
 		if !all && !want[strings.ToLower(sec.Name)] {

@@ -138,9 +138,67 @@ type counters struct {
 // cfg.Password is set: the values are sessions, and the ticket key is a
 // secret.
 func Listen(addr string, cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("resp: Config.Store is nil")
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("resp: %w", err)
+	}
+	s, err := NewServer(ln, cfg)
+	if err != nil {
+		ln.Close()
+	}
+	return s, err
+}
+
+// NewServer is Listen on a listener the caller opened (net.Listen("tcp",
+// ...)), for a program that must hold its port before it has a Store to
+// serve, such as the sidecar, which binds it before it joins the cluster.
+// It checks cfg and the address as Listen does; on success the Server owns
+// ln (Close closes it), on error the caller still does.
+func NewServer(ln net.Listener, cfg Config) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if !IsLoopback(ln.Addr()) && cfg.Password == "" {
+		return nil, fmt.Errorf("resp: %s is not a loopback address, and no password is set: "+
+			"listen on 127.0.0.1, or set a password (SESSIONMESH_REQUIREPASS)", ln.Addr())
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		lim:     limits{maxArgs: 1024, maxBulk: cfg.MaxRequest, maxCommand: cfg.MaxRequest},
+		ln:      &guardListener{Listener: ln},
+		started: cfg.Now(),
+		rejects: rejects.New("resp server", cfg.Logger, time.Minute),
+		serving: make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
+	return s, nil
+}
+
+// IsLoopback reports whether addr is a TCP address on loopback, the only
+// kind Listen and NewServer accept without a password.
+func IsLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// check refuses a Config no defaults can mend.
+func (cfg Config) check() error {
+	if cfg.Store == nil {
+		return errors.New("resp: Config.Store is nil")
+	}
+	if cfg.MaxRequest > 0 && cfg.MaxRequest < store.MaxWebValue+4096 {
+		return fmt.Errorf("resp: Config.MaxRequest %d is less than a value of store.MaxWebValue (%d bytes) and its key", cfg.MaxRequest, store.MaxWebValue)
+	}
+	return nil
+}
+
+// withDefaults fills in the zero fields.
+func (cfg Config) withDefaults() Config {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "resp:"
 	}
@@ -162,29 +220,7 @@ func Listen(addr string, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.MaxRequest < store.MaxWebValue+4096 {
-		return nil, fmt.Errorf("resp: Config.MaxRequest %d is less than a value of store.MaxWebValue (%d bytes) and its key", cfg.MaxRequest, store.MaxWebValue)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("resp: %w", err)
-	}
-	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && cfg.Password == "" {
-		ln.Close()
-		return nil, fmt.Errorf("resp: %s is not a loopback address, and no password is set: "+
-			"listen on 127.0.0.1, or set a password (SESSIONMESH_REQUIREPASS)", addr)
-	}
-	s := &Server{
-		cfg:     cfg,
-		lim:     limits{maxArgs: 1024, maxBulk: cfg.MaxRequest, maxCommand: cfg.MaxRequest},
-		ln:      &guardListener{Listener: ln},
-		started: cfg.Now(),
-		rejects: rejects.New("resp server", cfg.Logger, time.Minute),
-		serving: make(chan struct{}),
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.rs = redcon.NewServerNetwork("tcp", addr, s.handle, s.accept, s.closed)
-	return s, nil
+	return cfg
 }
 
 // Addr returns the address the server listens on.

@@ -3,6 +3,7 @@ package resp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -207,6 +208,8 @@ func TestCommands(t *testing.T) {
 		{"CLIENT SETINFO foo 1", "-ERR Unrecognized option 'foo'\r\n"},
 		{"COMMAND DOCS", "*0\r\n"},
 		{"COMMAND", "*0\r\n"},
+		{"COMMAND COUNT", ":21\r\n"}, // as doc.go says: the commands it lists
+		{"INFO keyspace", "$12\r\n# Keyspace\r\n\r\n"},
 		{"HELLO 4", "-NOPROTO unsupported protocol version\r\n"},
 		{"HELLO abc", "-ERR Protocol version is not an integer or out of range\r\n"},
 		{"HELLO 2 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"},
@@ -319,6 +322,24 @@ func TestNotLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+
+	// NewServer, on a listener the caller opened, refuses it alike and
+	// leaves it to the caller.
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := NewServer(ln, Config{Store: newFakeStore(time.Now)}); err == nil || !strings.Contains(err.Error(), "SESSIONMESH_REQUIREPASS") {
+		t.Fatalf("NewServer on 0.0.0.0 without a password: %v", err)
+	}
+	if s, err = NewServer(ln, Config{Store: newFakeStore(time.Now), Password: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the listener is open after Close: %v", err)
+	}
 }
 
 // TestGarbage: hostile and broken input gets Redis's errors, the connection

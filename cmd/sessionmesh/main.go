@@ -18,8 +18,9 @@
 // The cluster secret comes from the environment, SESSIONMESH_SECRET (make one
 // with `head -c 32 /dev/urandom | base64`, the same on every member). The
 // Redis password, if any, from SESSIONMESH_REQUIREPASS or the file
-// -requirepass-file names, never a flag (a flag shows in ps). Without a
-// password the sidecar refuses a -resp address that is not loopback.
+// -requirepass-file names, never a flag (a flag shows in ps); like ssh with a
+// private key, it refuses a file other users may read (chmod 600 it). Without
+// a password the sidecar refuses a -resp address that is not loopback.
 //
 // Once it serves, the sidecar prints one line on standard output, which
 // scripts may rely on:

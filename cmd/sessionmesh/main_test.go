@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,6 +234,12 @@ func certFiles(t *testing.T) (cert, key string) {
 // usage and 1 for the rest.
 func TestUsage(t *testing.T) {
 	secret := "SESSIONMESH_SECRET=" + sessionmesh.EncodeSecret(sessionmesh.NewSecret())
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared-pass")
+	if err := os.WriteFile(shared, []byte("pw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o644) // whatever the umask
 	cases := []struct {
 		name string
 		env  []string
@@ -244,6 +251,12 @@ func TestUsage(t *testing.T) {
 		{"no secret", env(), []string{"sidecar"}, 2, "SESSIONMESH_SECRET is not set"},
 		{"bad flag", env(secret), []string{"sidecar", "-nope"}, 2, "-h lists the flags"},
 		{"bad address", env(secret), []string{"sidecar", "-resp", "6380"}, 2, `-resp "6380": want host:port`},
+		{"password flag", env(secret), []string{"sidecar", "-requirepass", "pw"}, 2,
+			"the password comes from SESSIONMESH_REQUIREPASS or -requirepass-file, never a flag"},
+		{"secret flag", env(secret), []string{"sidecar", "--secret=x"}, 2, "the cluster secret comes from SESSIONMESH_SECRET, never a flag"},
+		{"secret not base64", env("SESSIONMESH_SECRET=AAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), []string{"sidecar"}, 2,
+			"make one with `head -c 32 /dev/urandom | base64`"},
+		{"password file others read", env(secret), []string{"sidecar", "-requirepass-file", shared}, 2, "(mode 0644): chmod 600 " + shared},
 		{"not loopback", env(secret), []string{"sidecar", "-gossip", "127.0.0.1:0", "-data", "127.0.0.1:0", "-resp", "0.0.0.0:0", "-timing", "local"},
 			1, "not a loopback address, and no password is set"},
 	}
@@ -306,4 +319,38 @@ func execOutput(name string, args ...string) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestRespTaken: a sidecar whose Redis port is taken fails before it joins:
+// exit status 1 with the -resp error, and the member it was told to join
+// never counts it (a join and a crash would show as two members until the
+// crash is noticed, seconds later).
+func TestRespTaken(t *testing.T) {
+	t.Parallel()
+	requireTool(t, "redis-cli")
+	secret := "SESSIONMESH_SECRET=" + sessionmesh.EncodeSecret(sessionmesh.NewSecret())
+	first := startSidecar(t, env(secret), "sidecar", "-name", "first", "-gossip", "127.0.0.1:0", "-data", ":0",
+		"-resp", "127.0.0.1:0", "-timing", "local")
+	// With -data on every interface, the line gives the address other
+	// members reach: the gossip host and the data port.
+	if gh, _ := splitAddr(first.gossip); !strings.HasPrefix(first.data, gh+":") {
+		t.Errorf("data=%s, want the advertised host of gossip=%s", first.data, first.gossip)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	second := start(t, env(secret), bin, "sidecar", "-name", "second", "-gossip", "127.0.0.1:0", "-data", "127.0.0.1:0",
+		"-resp", taken.Addr().String(), "-join", first.gossip, "-timing", "local")
+	if code := second.exit(); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if e := second.stderr.String(); !strings.Contains(e, "sessionmesh sidecar: -resp: ") || !strings.Contains(e, "address already in use") {
+		t.Errorf("stderr %q, want the -resp error", e)
+	}
+	if info := cli(t, first.resp, "INFO", "cluster"); !regexp.MustCompile(`(?m)^cluster_members:1\r?$`).MatchString(info) || strings.Contains(info, "second") {
+		t.Errorf("the first member's INFO after the second failed:\n%s", info)
+	}
 }

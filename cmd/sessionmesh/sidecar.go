@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,7 +64,7 @@ func parseSidecarFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.resp, "resp", "127.0.0.1:6380", "Redis protocol address (port 0: a free port); not loopback only with a password")
 	fs.StringVar(&o.join, "join", "", "gossip address (host:port) of any member of the cluster to join, several separated by commas; without it, a new cluster starts")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", time.Minute, "how long to keep trying to reach -join before giving up")
-	fs.StringVar(&o.passFile, "requirepass-file", "", "file whose first line is the Redis password (instead of SESSIONMESH_REQUIREPASS)")
+	fs.StringVar(&o.passFile, "requirepass-file", "", "file whose first line is the Redis password (instead of SESSIONMESH_REQUIREPASS); mode 600, as others may not read it")
 	fs.DurationVar(&o.defaultTTL, "default-ttl", 24*time.Hour, "how long a value set without an expiry lives (the cluster keeps nothing for ever)")
 	fs.IntVar(&o.maxClients, "maxclients", 1024, "most Redis connections at once")
 	fs.DurationVar(&o.rotation, "ticket-rotation", time.Hour, "how often the cluster's ticket key rotates (the same on every member)")
@@ -77,7 +78,7 @@ func parseSidecarFlags(args []string, stdout io.Writer) (options, error) {
 		return o, err
 	}
 	if err != nil {
-		return o, fmt.Errorf("%v (-h lists the flags)", err)
+		return o, secretFlag(err)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (-h lists the flags)", fs.Arg(0))
@@ -110,6 +111,20 @@ func parseSidecarFlags(args []string, stdout io.Writer) (options, error) {
 	return o, nil
 }
 
+// secretFlag explains a parse error about a flag that would carry a
+// secret: those come from the environment or a file, never a flag, since
+// flags show in ps.
+func secretFlag(err error) error {
+	name, _ := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	switch strings.TrimLeft(name, "-") {
+	case "requirepass", "pass", "password":
+		return fmt.Errorf("%s: the password comes from %s or -requirepass-file, never a flag (flags show in ps)", name, envRequirePass)
+	case "secret":
+		return fmt.Errorf("%s: the cluster secret comes from %s, never a flag (flags show in ps)", name, envSecret)
+	}
+	return fmt.Errorf("%v (-h lists the flags)", err)
+}
+
 func joinList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
@@ -124,7 +139,21 @@ func password(o options, getenv func(string) string) (string, error) {
 	if env != "" {
 		return "", fmt.Errorf("set %s or -requirepass-file, not both", envRequirePass)
 	}
-	b, err := os.ReadFile(o.passFile)
+	f, err := os.Open(o.passFile)
+	if err != nil {
+		return "", fmt.Errorf("-requirepass-file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("-requirepass-file: %w", err)
+	}
+	// As ssh refuses a private key others may read: the password guards the
+	// ticket key and every session state.
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("-requirepass-file %s: other users may read it (mode %04o): chmod 600 %s", o.passFile, perm, o.passFile)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("-requirepass-file: %w", err)
 	}
@@ -154,6 +183,9 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	}
 	secret, err := sessionmesh.ParseSecret(os.Getenv(envSecret))
 	if err != nil {
+		if !strings.Contains(err.Error(), "/dev/urandom") {
+			err = fmt.Errorf("%w: make one with `head -c 32 /dev/urandom | base64`, the same on every member", err)
+		}
 		return fail(exitUsage, fmt.Errorf("%s: %w", envSecret, err))
 	}
 	pass, err := password(o, os.Getenv)
@@ -171,6 +203,19 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// The Redis port first: a sidecar that cannot serve must not join the
+	// cluster, only to leave it again (two ring changes, and sessions moved
+	// twice, for nothing).
+	ln, err := net.Listen("tcp", o.resp)
+	if err != nil {
+		return fail(1, fmt.Errorf("-resp: %w", err))
+	}
+	defer ln.Close() // until the Redis server owns it; closing twice is harmless
+	if pass == "" && !resp.IsLoopback(ln.Addr()) {
+		return fail(1, fmt.Errorf("-resp %s is not a loopback address, and no password is set: "+
+			"listen on 127.0.0.1, or set a password (%s or -requirepass-file)", o.resp, envRequirePass))
+	}
+
 	cfg := sessionmesh.Config{
 		Secret: secret, Name: o.name, BindAddr: o.gossip, DataAddr: o.data,
 		Join: joinList(o.join), JoinTimeout: o.joinTimeout, Logger: logger,
@@ -186,7 +231,7 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(1, err)
 	}
-	srv, err := resp.Listen(o.resp, resp.Config{
+	srv, err := resp.NewServer(ln, resp.Config{
 		Store: m.WebSessions(), TicketKeys: m.TicketKeys(), Password: pass,
 		DefaultTTL: o.defaultTTL, MaxClients: o.maxClients, Logger: logger.With("node", m.Name()),
 		Info: func() []resp.Section { return clusterInfo(m) },
@@ -197,7 +242,7 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), m.DataAddr())
+	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), dataAddr(m))
 
 	code := 0
 	select {
@@ -213,6 +258,25 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("shutdown", "err", err)
 	}
 	return code
+}
+
+// dataAddr is the data channel's address as other members reach it: where
+// Member.DataAddr is the address it listens on, all interfaces (-data
+// :7947), the host other members gossip with (the advertised one) and the
+// data port.
+func dataAddr(m *sessionmesh.Member) string {
+	host, port, err := net.SplitHostPort(m.DataAddr())
+	if err != nil {
+		return m.DataAddr()
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return m.DataAddr()
+	}
+	gossipHost, _, err := net.SplitHostPort(m.GossipAddr())
+	if err != nil {
+		return m.DataAddr()
+	}
+	return net.JoinHostPort(gossipHost, port)
 }
 
 // clusterInfo is INFO's "# Cluster" section: the cluster as this member sees it.
