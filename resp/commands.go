@@ -462,7 +462,7 @@ func (s *Server) store(c *client, rc redcon.Conn, k, value []byte, o setOptions,
 		reply()
 		return
 	}
-	if err := s.cfg.Store.Commit(ctx, key, value, exp); err != nil {
+	if err := s.cfg.Store.Set(ctx, key, value, exp); err != nil {
 		s.clusterError(rc, err)
 		return
 	}
@@ -547,7 +547,7 @@ func (s *Server) expire(c *client, rc redcon.Conn, args [][]byte) {
 	if !exp.After(now) {
 		err = s.cfg.Store.Delete(ctx, key)
 	} else {
-		err = s.cfg.Store.Commit(ctx, key, v, exp)
+		err = s.cfg.Store.Set(ctx, key, v, exp)
 	}
 	if err != nil {
 		s.clusterError(rc, err)

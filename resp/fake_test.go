@@ -41,7 +41,7 @@ func (f *fakeStore) Lookup(ctx context.Context, key string) ([]byte, time.Time, 
 	return v.v, v.exp, true, nil
 }
 
-func (f *fakeStore) Commit(ctx context.Context, key string, value []byte, exp time.Time) error {
+func (f *fakeStore) Set(ctx context.Context, key string, value []byte, exp time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.fail {

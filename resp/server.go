@@ -23,8 +23,9 @@ type Store interface {
 	// Lookup returns the value under key and when it expires, or found
 	// false. It fails if the members that may hold it are out of reach.
 	Lookup(ctx context.Context, key string) (value []byte, expires time.Time, found bool, err error)
-	// Commit stores value under key until expires.
-	Commit(ctx context.Context, key string, value []byte, expires time.Time) error
+	// Set stores value under key until expires, over a deleted value too
+	// (a Redis SET after DEL): store.WebSessions.Set.
+	Set(ctx context.Context, key string, value []byte, expires time.Time) error
 	// Delete deletes key, everywhere.
 	Delete(ctx context.Context, key string) error
 }
