@@ -32,6 +32,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/sessionmesh/sessionmesh/store"
 )
 
 // Sessions is what the store needs from the cluster: a
@@ -145,6 +147,13 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	return session, nil
 }
 
+// deleted returns opts for a cookie that the browser deletes.
+func deleted(opts *sessions.Options) *sessions.Options {
+	o := *opts
+	o.MaxAge = -1
+	return &o
+}
+
 // RenewID gives the session a new ID and saves it under that one, its
 // values kept, and deletes it under the old one, for good: call it when a
 // user logs in (or their privileges change), so that an ID an attacker
@@ -168,11 +177,20 @@ func (s *Store) RenewID(r *http.Request, w http.ResponseWriter, session *session
 
 // Save stores the session in the cluster and sets its cookie. A session
 // whose Options.MaxAge is negative is deleted, for good, and its cookie
-// cleared.
+// cleared. A session deleted meanwhile (a logout in another tab) stays
+// deleted: Save drops the write, clears the cookie and returns nil.
 func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.Session) error {
 	if session.Options.MaxAge < 0 {
-		if session.ID != "" {
-			if err := s.web.Delete(r.Context(), Prefix+session.ID); err != nil {
+		id := session.ID
+		if id == "" {
+			// Get could not load it (the cluster did not answer) and the
+			// handler went on: the cookie still names the session to end.
+			if c, err := r.Cookie(session.Name()); err == nil {
+				securecookie.DecodeMulti(session.Name(), c.Value, &id, s.Codecs...)
+			}
+		}
+		if id != "" {
+			if err := s.web.Delete(r.Context(), Prefix+id); err != nil {
 				return err
 			}
 		}
@@ -190,7 +208,12 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.S
 	if lifetime == 0 {
 		lifetime = browserLifetime
 	}
-	if err := s.web.Commit(r.Context(), Prefix+session.ID, b, time.Now().Add(lifetime)); err != nil {
+	if err := s.web.Commit(r.Context(), Prefix+session.ID, b, time.Now().Add(lifetime)); errors.Is(err, store.ErrDeleted) {
+		// Deleted meanwhile (a logout in another tab): the delete stands,
+		// and the cookie names a session that is no more.
+		http.SetCookie(w, sessions.NewCookie(session.Name(), "", deleted(session.Options)))
+		return nil
+	} else if err != nil {
 		return err
 	}
 	encoded, err := securecookie.EncodeMulti(session.Name(), session.ID, s.Codecs...)

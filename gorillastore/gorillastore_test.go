@@ -2,6 +2,7 @@ package gorillastore_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -248,5 +249,69 @@ func TestDefaults(t *testing.T) {
 	want := sessions.Options{Path: "/", MaxAge: 86400 * 30, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
 	if *st.Options != want {
 		t.Errorf("Options %+v, want %+v", *st.Options, want)
+	}
+}
+
+// flaky answers Find with an error: the members that may hold the session
+// are out of reach.
+type flaky struct{ gorillastore.Sessions }
+
+func (flaky) Find(context.Context, string) ([]byte, bool, error) {
+	return nil, false, errors.New("out of reach")
+}
+
+// TestLogoutWhenGetFailed: a handler that ignores Get's error and logs the
+// user out still deletes the session its cookie names; a session deleted
+// meanwhile stays deleted when an older request saves it.
+func TestLogoutWhenGetFailed(t *testing.T) {
+	c := testmembers.Start(t, 1, app, nil)
+	web := c.Members[0].WebSessions()
+	st := gorillastore.New(web, hashKey)
+
+	save := func(st *gorillastore.Store, cookie *http.Cookie, maxAge int) (*http.Cookie, error) {
+		r := httptest.NewRequest("GET", "/", nil)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		s, _ := st.Get(r, "session") // the error ignored, as some handlers do
+		s.Values["visits"] = 1
+		s.Options.MaxAge = maxAge
+		w := httptest.NewRecorder()
+		err := s.Save(r, w)
+		for _, ck := range w.Result().Cookies() {
+			return ck, err
+		}
+		return nil, err
+	}
+	cookie, err := save(st, nil, 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	if err := securecookie.DecodeMulti("session", cookie.Value, &id, st.Codecs...); err != nil {
+		t.Fatal(err)
+	}
+	// A request loads the session, and saves it only after the logout.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(cookie)
+	loaded, err := st.Get(r, "session")
+	if err != nil || loaded.IsNew {
+		t.Fatalf("loading the session: new %v, %v", loaded.IsNew, err)
+	}
+	if _, err := save(gorillastore.New(flaky{web}, hashKey), cookie, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := web.Find(context.Background(), gorillastore.Prefix+id); found || err != nil {
+		t.Fatalf("after a logout whose Get failed, the session is still there: %v %v", found, err)
+	}
+	w := httptest.NewRecorder()
+	if err := loaded.Save(r, w); err != nil {
+		t.Fatalf("a save after the logout: %v, want it dropped without error", err)
+	}
+	if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Errorf("the save after the logout set cookies %+v, want the session's cleared", cs)
+	}
+	if _, found, _ := web.Find(context.Background(), gorillastore.Prefix+id); found {
+		t.Error("the save after the logout brought the session back")
 	}
 }

@@ -9,7 +9,9 @@
 // The store inherits the cluster's guarantees (see store.WebSessions): a
 // Commit returns once Replicas members hold the session, a Find on any
 // member right after a Commit on another sees it, and a session deleted by
-// Destroy or RenewToken never comes back. An error from Find means that the
+// Destroy or RenewToken never comes back: not through a copy that missed the
+// delete, and not through a request that read the session before the delete
+// and writes it back after (its write is dropped). An error from Find means that the
 // members who may hold the session did not answer, not that it is gone: scs
 // then fails the request (with its ErrorFunc) instead of starting an empty
 // session, so a user is never logged out by a cluster that is out of reach.
@@ -25,8 +27,11 @@ package scsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessionmesh/sessionmesh/store"
 )
 
 // Sessions is what the store needs from the cluster: a
@@ -75,21 +80,45 @@ func (s *Store) key(token string) (string, bool) {
 }
 
 // FindCtx returns the data of the session token, and whether there is one.
+// A token that is not one scs makes (43 characters of unpadded base64url:
+// 32 random bytes) is no session, found without asking the cluster, so
+// strangers' cookies cost nothing.
 func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	key, ok := s.key(token)
-	if !ok {
+	if !ok || !scsToken(token) {
 		return nil, false, nil
 	}
 	return s.sessions.Find(ctx, key)
 }
 
-// CommitCtx stores the data of the session token until expiry.
+// scsToken reports whether token has the form of scs's tokens.
+func scsToken(token string) bool {
+	if len(token) != 43 {
+		return false
+	}
+	for i := range len(token) {
+		switch c := token[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CommitCtx stores the data of the session token until expiry. A session
+// deleted meanwhile (a logout in another tab, a renewed token) stays
+// deleted: the write is dropped, without error (store.ErrDeleted), and the
+// next request with this token starts a new session.
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	key, ok := s.key(token)
 	if !ok {
 		return fmt.Errorf("scsstore: a token of %d bytes cannot be stored (at most %d)", len(token), maxKey-len(s.prefix))
 	}
-	return s.sessions.Commit(ctx, key, b, expiry)
+	if err := s.sessions.Commit(ctx, key, b, expiry); err != nil && !errors.Is(err, store.ErrDeleted) {
+		return err
+	}
+	return nil
 }
 
 // DeleteCtx deletes the session token, for good. Deleting a session that

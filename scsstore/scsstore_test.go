@@ -1,12 +1,14 @@
 package scsstore_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"go.uber.org/goleak"
@@ -194,12 +196,43 @@ func TestConcurrentVisits(t *testing.T) {
 // is a new session, not an error.
 func TestStrangersCookies(t *testing.T) {
 	c := testmembers.Start(t, 1, app, nil)
-	for _, value := range []string{"x", strings.Repeat("A", 3000), "scs:session:" + strings.Repeat("z", 300)} {
+	before := c.Members[0].Store().Stats().WebFinds
+	for _, value := range []string{"x", strings.Repeat("A", 3000), "scs:session:" + strings.Repeat("z", 300),
+		strings.Repeat("B", 42), strings.Repeat("C", 44), strings.Repeat("D", 42) + "."} {
 		browser := c.Browser()
 		u, _ := url.Parse(c.Servers[0].URL)
 		browser.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: value}})
 		if v := get(t, browser, c.Servers[0].URL); v.Visits != 1 {
 			t.Errorf("cookie of %d bytes: %+v, want a new session", len(value), v)
+		}
+	}
+	// None had the form of a token: none cost the cluster a lookup.
+	if n := c.Members[0].Store().Stats().WebFinds - before; n != 0 {
+		t.Errorf("strangers' cookies cost %d lookups", n)
+	}
+}
+
+// TestWriteAfterLogout: a request that read the session before a logout
+// (in another tab) and writes it after does not bring it back: its write
+// is dropped without error, and the token finds nothing.
+func TestWriteAfterLogout(t *testing.T) {
+	c := testmembers.Start(t, 2, app, nil)
+	st := scsstore.New(c.Members[0].WebSessions())
+	token := strings.Repeat("t", 43)
+	exp := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	if err := st.CommitCtx(ctx, token, []byte("logged in"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := scsstore.New(c.Members[1].WebSessions()).DeleteCtx(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CommitCtx(ctx, token, []byte("logged in, one more visit"), exp); err != nil {
+		t.Errorf("a write after the logout: %v, want it dropped without error", err)
+	}
+	for _, m := range c.Members {
+		if b, found, err := scsstore.New(m.WebSessions()).FindCtx(ctx, token); err != nil || found {
+			t.Errorf("%s finds %q %v %v after the logout", m.Name(), b, found, err)
 		}
 	}
 }
