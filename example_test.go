@@ -116,7 +116,7 @@ func Example_server() {
 		Addr: *https, Handler: mux, TLSConfig: m.TLSConfig(nil),
 		// A public server: bound what a slow or idle client may hold.
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ListenAndServeTLS("cert.pem", "key.pem") }()

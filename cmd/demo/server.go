@@ -88,6 +88,7 @@ func startNode(ctx context.Context, opts nodeOptions, secret []byte, cert tls.Ce
 		// byte every 10 s 1.2 GB, and HTTP/2 streams whose client never
 		// reads (a zero window) 900 MB, until these were set.
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    64 << 10, // 900 KB cookies from 300 connections held 500 MB at the default 1 MB
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       30 * time.Second,

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/sessionmesh/sessionmesh/scsstore"
 	"github.com/sessionmesh/sessionmesh/store"
@@ -35,8 +38,15 @@ func newVisits(name string, web *store.WebSessions, logger *slog.Logger) http.Ha
 	sessions.Store = scsstore.New(web)
 	sessions.Cookie.Name = "session"
 	sessions.Cookie.Secure = true
+	// One line a minute at most, however many requests fail: a client's
+	// requests must not become log lines.
+	var failed atomic.Uint64
+	logOnce := &rate.Sometimes{First: 1, Interval: time.Minute}
 	sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		logger.Warn("web session unavailable", "path", r.URL.Path, "err", err)
+		failed.Add(1)
+		logOnce.Do(func() {
+			logger.Warn("web session unavailable (at most one such line a minute)", "failed_requests_since_last_line", failed.Swap(0), "path", r.URL.Path, "err", err)
+		})
 		reply(w, http.StatusServiceUnavailable, map[string]any{"node": name, "error": "the session is out of reach for now; try again"})
 	}
 	mux.HandleFunc("GET /visits", func(w http.ResponseWriter, r *http.Request) {
