@@ -20,7 +20,9 @@ func Example() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		s, err := store.New(n, store.Config{Addr: "127.0.0.1:0", TLS: n.PeerTLS()})
+		// Replicas 1: b holds no copy of a's records, so it asks a. (With
+		// the default 2, a's copy may reach b before b asks.)
+		s, err := store.New(n, store.Config{Addr: "127.0.0.1:0", TLS: n.PeerTLS(), Replicas: 1})
 		if err != nil {
 			log.Fatal(err)
 		}
