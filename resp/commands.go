@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"strconv"
@@ -20,13 +21,33 @@ type client struct {
 	name    string
 	quit    bool
 	pending int // reply bytes written since the last flush
+	fails   int // wrong passwords
 	guard   *guardConn
 }
 
 // flushAt is how many reply bytes a pipeline may pile up before they are
-// sent: a client that pipelines many GETs without reading its answers is
-// held back by its own socket instead of growing the server's memory.
+// sent: a client that pipelines many GETs (or errors) without reading its
+// answers is held back by its own socket instead of growing the server's
+// memory, and closed if it does not read for replyTimeout.
 const flushAt = 64 << 10
+
+// counted counts every reply byte a command writes towards flushAt.
+type counted struct {
+	redcon.Conn
+	n *int
+}
+
+func (w counted) WriteError(msg string)    { *w.n += len(msg) + 3; w.Conn.WriteError(msg) }
+func (w counted) WriteString(str string)   { *w.n += len(str) + 3; w.Conn.WriteString(str) }
+func (w counted) WriteBulk(b []byte)       { *w.n += len(b) + 16; w.Conn.WriteBulk(b) }
+func (w counted) WriteBulkString(b string) { *w.n += len(b) + 16; w.Conn.WriteBulkString(b) }
+func (w counted) WriteInt(v int)           { *w.n += 24; w.Conn.WriteInt(v) }
+func (w counted) WriteInt64(v int64)       { *w.n += 24; w.Conn.WriteInt64(v) }
+func (w counted) WriteUint64(v uint64)     { *w.n += 24; w.Conn.WriteUint64(v) }
+func (w counted) WriteArray(n int)         { *w.n += 24; w.Conn.WriteArray(n) }
+func (w counted) WriteNull()               { *w.n += 5; w.Conn.WriteNull() }
+func (w counted) WriteRaw(b []byte)        { *w.n += len(b); w.Conn.WriteRaw(b) }
+func (w counted) WriteAny(v any)           { *w.n += 64; w.Conn.WriteAny(v) }
 
 // command is an entry of the command table.
 type command struct {
@@ -70,6 +91,8 @@ func (s *Server) handle(rc redcon.Conn, cmd redcon.Command) {
 		return // commands pipelined after QUIT
 	}
 	s.stats.commands.Add(1)
+	base := rc
+	rc = counted{Conn: rc, n: &c.pending}
 	name := strings.ToLower(string(cmd.Args[0]))
 	def, ok := commands[name]
 	switch {
@@ -84,7 +107,7 @@ func (s *Server) handle(rc redcon.Conn, cmd redcon.Command) {
 	}
 	if c.pending > flushAt && !c.quit {
 		c.pending = 0
-		redcon.BaseWriter(rc).Flush()
+		redcon.BaseWriter(base).Flush()
 	}
 }
 
@@ -140,9 +163,8 @@ func (c *client) writeMapHeader(rc redcon.Conn, n int) {
 	}
 }
 
-// writeBulk writes a value and counts it towards the next flush.
+// writeBulk writes a value (counted towards the next flush by counted).
 func (c *client) writeBulk(rc redcon.Conn, b []byte) {
-	c.pending += len(b)
 	rc.WriteBulk(b)
 }
 
@@ -186,15 +208,25 @@ func (s *Server) quit(c *client, rc redcon.Conn, args [][]byte) {
 	rc.Close() // sends what is buffered first
 }
 
-// checkPassword authenticates c if user and pass are right, in constant
-// time, and writes the error if not.
+// checkPassword authenticates c if user and pass are right, and writes the
+// error if not. It compares SHA-256 digests in constant time, so that
+// neither the password's bytes nor its length show in the time taken. The
+// MaxAuthFailures-th wrong password closes the connection: a guess costs a
+// connection, not a round trip. Wrong passwords count as refused traffic.
 func (s *Server) checkPassword(c *client, rc redcon.Conn, user string, pass []byte) bool {
-	ok := subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
+	sum := sha256.Sum256(pass)
+	ok := subtle.ConstantTimeCompare(sum[:], s.passSum[:]) == 1
 	if s.cfg.Password == "" {
 		ok = true // Redis's default user without a password takes any
 	}
 	if user != "default" || !ok {
 		rc.WriteError(errWrongPass)
+		c.fails++
+		s.rejects.Add("wrong password", rc.RemoteAddr(), nil)
+		if c.fails >= MaxAuthFailures {
+			c.quit = true
+			rc.Close() // sends what is buffered first
+		}
 		return false
 	}
 	c.authed = true

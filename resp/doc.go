@@ -95,9 +95,35 @@
 // # Security
 //
 // Listen refuses an address that is not loopback unless Config.Password is
-// set. With a password, every command but AUTH, HELLO and QUIT answers
-// "NOAUTH Authentication required." until the client authenticates;
-// passwords are compared in constant time. A client that has not
-// authenticated may send at most 10 arguments of 16 KiB each, as Redis
-// allows. Refused traffic is logged once and then summed up once a minute.
+// set, and then one shorter than MinPassword (16 bytes). Without a password
+// the server logs a warning at startup: any local user reads every value and
+// the ticket key. With a password, every command but AUTH, HELLO and QUIT
+// answers "NOAUTH Authentication required." until the client authenticates;
+// the SHA-256 digests of the passwords are compared in constant time, and
+// the MaxAuthFailures-th (3rd) wrong password closes the connection. Wrong
+// passwords, refused requests and timeouts are logged once and then summed
+// up once a minute (Stats.Refused counts them).
+//
+// The bounds, each measured against the attack it answers:
+//
+//   - redcon sees whole commands only, never a blank line (the guard buffers
+//     up to the command limits): a client sending "\r\n", or a command, a byte
+//     at a time once overflowed the stack in about 156 s; now the connection
+//     is served at a constant stack (TestTrickle).
+//   - Before AUTH (with a password): at most 10 arguments of 16 KiB, no
+//     inline commands, and the connection closes after Config.AuthTimeout
+//     (10 s) however it is used. 4 connections sending blank lines and 200
+//     pipelining HELLO without reading kept a server at 52 MB RSS (it
+//     reached 1 GB before; 5 GB with 4 pipelining connections).
+//   - Inline commands: at most 1 KiB (redcon allocates the rest of the line
+//     at each space: a 64 KiB line cost 1 GB and 1.8 CPU-s; 1 KiB costs at
+//     most 256 KiB of garbage).
+//   - Replies: every reply byte counts towards a flush every 64 KiB, so the
+//     server holds at most 64 KiB and one reply per connection; each write
+//     must complete within 30 s (before AUTH, by the AuthTimeout), or the
+//     connection is closed, as Redis's client-output-buffer-limit.
+//   - Config.IdleTimeout (5 minutes) closes a connection that completed no
+//     command for that long; Config.MaxClients bounds the connections.
+//   - Expiries past April 2262 (where UnixNano ends) are refused with
+//     "ERR invalid expire time".
 package resp

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -65,7 +66,10 @@ type Config struct {
 
 	// Password, if set, must be given (AUTH, or HELLO with AUTH) before any
 	// command but AUTH, HELLO and QUIT, as Redis's requirepass. Without it
-	// Listen refuses an address that is not loopback. Default: none.
+	// Listen refuses an address that is not loopback, and with it one that
+	// is not loopback needs at least MinPassword bytes. A connection is
+	// closed after MaxAuthFailures wrong passwords. Default: none (and a
+	// warning in the log: any local user reads every value).
 	Password string
 
 	// TicketKeys answers SESSIONMESH.TICKETKEY. Default: none, and the
@@ -86,6 +90,16 @@ type Config struct {
 	// MaxRequest gets "ERR value is too large". Default 1 MiB.
 	MaxRequest int
 
+	// IdleTimeout closes a connection that has sent no whole command for
+	// that long, as Redis's timeout (clients reconnect). Default 5 minutes;
+	// negative: never.
+	IdleTimeout time.Duration
+
+	// AuthTimeout closes a connection that has not authenticated that long
+	// after it connected, when Password is set, so that strangers cannot
+	// hold the MaxClients slots. Default 10 seconds.
+	AuthTimeout time.Duration
+
 	// Timeout bounds each call to Store. Default 5 seconds.
 	Timeout time.Duration
 
@@ -96,6 +110,19 @@ type Config struct {
 	// Now returns the current time; tests move it. Default time.Now.
 	Now func() time.Time
 }
+
+// MinPassword is the shortest Password accepted off loopback: a guess costs
+// a round trip, not a hash.
+const MinPassword = 16
+
+// MaxAuthFailures is how many wrong passwords (AUTH, HELLO ... AUTH) close a
+// connection.
+const MaxAuthFailures = 3
+
+// replyTimeout bounds each write of replies to an authenticated client (a
+// flush of at most flushAt bytes and one reply): one that does not read its
+// replies is closed, instead of holding a goroutine and memory.
+const replyTimeout = 30 * time.Second
 
 // Version is the Redis version the server says it is, in HELLO and INFO:
 // clients look at it to decide what they may send. It speaks the subset of
@@ -111,6 +138,7 @@ const TicketKeyLabel = "sessionmesh sidecar: Node.js setTicketKeys, 48 bytes"
 type Server struct {
 	cfg     Config
 	lim     limits
+	passSum [sha256.Size]byte // SHA-256 of cfg.Password
 	ln      net.Listener
 	started time.Time
 	rejects *rejects.Log
@@ -166,7 +194,16 @@ func NewServer(ln net.Listener, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("resp: %s is not a loopback address, and no password is set: "+
 			"listen on 127.0.0.1, or set a password (SESSIONMESH_REQUIREPASS)", ln.Addr())
 	}
+	if !IsLoopback(ln.Addr()) && len(cfg.Password) < MinPassword {
+		return nil, fmt.Errorf("resp: %s is not a loopback address, and the password has %d bytes, fewer than %d: "+
+			"set a longer one (SESSIONMESH_REQUIREPASS; `head -c 24 /dev/urandom | base64` makes one), or listen on 127.0.0.1",
+			ln.Addr(), len(cfg.Password), MinPassword)
+	}
 	cfg = cfg.withDefaults()
+	if cfg.Password == "" {
+		cfg.Logger.Warn("resp: serving without a password: any local user can read every value and the ticket key; set one (SESSIONMESH_REQUIREPASS)",
+			"addr", ln.Addr().String())
+	}
 	s := &Server{
 		cfg:     cfg,
 		lim:     limits{maxArgs: 1024, maxBulk: cfg.MaxRequest, maxCommand: cfg.MaxRequest},
@@ -174,6 +211,7 @@ func NewServer(ln net.Listener, cfg Config) (*Server, error) {
 		started: cfg.Now(),
 		rejects: rejects.New("resp server", cfg.Logger, time.Minute),
 		serving: make(chan struct{}),
+		passSum: sha256.Sum256([]byte(cfg.Password)),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.rs = redcon.NewServerNetwork("tcp", ln.Addr().String(), s.handle, s.accept, s.closed)
@@ -211,6 +249,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxRequest <= 0 {
 		cfg.MaxRequest = 1 << 20
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = 10 * time.Second
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
@@ -271,7 +315,7 @@ type Stats struct {
 	Hits        uint64 // GETs that found a value
 	Misses      uint64 // GETs that found none
 	Errors      uint64 // commands that failed because the cluster did
-	Refused     uint64 // connections refused: too many, or a request over the limits
+	Refused     uint64 // connections refused: too many, a request over the limits, wrong passwords, timeouts
 }
 
 // Stats returns the server's counters.
@@ -306,6 +350,17 @@ func (s *Server) accept(rc redcon.Conn) bool {
 		return unauthenticated
 	}
 	g.onRefuse = func(err error) { s.rejects.Add("protocol error", rc.RemoteAddr(), err) }
+	g.authed = func() bool { return c.authed }
+	if !c.authed {
+		g.authBy = time.Now().Add(s.cfg.AuthTimeout)
+	}
+	g.idle = max(0, s.cfg.IdleTimeout)
+	g.writeTimeout = replyTimeout
+	g.onTimeout = func(kind string) {
+		if kind != "idle timeout" { // an idle client is no stranger
+			s.rejects.Add(kind, rc.RemoteAddr(), nil)
+		}
+	}
 	rc.SetContext(c)
 	s.conns.Add(1)
 	return true

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,6 +161,11 @@ func TestCommands(t *testing.T) {
 		{"SET k v EX", "-ERR syntax error\r\n"},
 		{"SET k v BOGUS", "-ERR syntax error\r\n"},
 		{"SET k v PX 9223372036854775807", "-ERR invalid expire time in 'set' command\r\n"},
+		// Past April 2262 (UnixNano's end), refused, and the old value stays.
+		{"SET k v EXAT 32503680000", "-ERR invalid expire time in 'set' command\r\n"},
+		{"SET k v PXAT 9223372036855", "-ERR invalid expire time in 'set' command\r\n"},
+		{"SET k v EX 9000000000", "-ERR invalid expire time in 'set' command\r\n"},
+		{"SET k v PXAT 9223372036854", "+OK\r\n"},
 		{"SET k v EX 100", "+OK\r\n"},
 		{"TTL k", ":100\r\n"},
 		{"PTTL k", ":100000\r\n"},
@@ -282,7 +288,6 @@ func TestPassword(t *testing.T) {
 		{"HELLO", "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"},
 		{"AUTH wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
 		{"AUTH default wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
-		{"HELLO 3 AUTH default wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"},
 		{"PING", "-NOAUTH Authentication required.\r\n"},
 		{"AUTH sekret", "+OK\r\n"},
 		{"PING", "+PONG\r\n"},
@@ -291,6 +296,20 @@ func TestPassword(t *testing.T) {
 		if got := c.do(strings.Fields(s.args)...); got != s.want {
 			t.Errorf("%s: got %q, want %q", s.args, got, s.want)
 		}
+	}
+	// The third wrong password closes the connection, and each is counted.
+	refused := f.srv.Stats().Refused
+	cg := f.dial()
+	for _, args := range []string{"AUTH a", "HELLO 3 AUTH default b", "AUTH default c"} {
+		if got := cg.do(strings.Fields(args)...); got != "-WRONGPASS invalid username-password pair or user is disabled.\r\n" {
+			t.Errorf("%s: %q", args, got)
+		}
+	}
+	if !cg.closed() {
+		t.Error("the connection stayed open after three wrong passwords")
+	}
+	if got := f.srv.Stats().Refused - refused; got != 3 {
+		t.Errorf("Stats.Refused grew by %d after three wrong passwords, want 3", got)
 	}
 	c2 := f.dial()
 	got := c2.do("HELLO", "3", "AUTH", "default", "sekret", "SETNAME", "node-1")
@@ -317,7 +336,11 @@ func TestNotLoopback(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "SESSIONMESH_REQUIREPASS") {
 		t.Fatalf("Listen on 0.0.0.0 without a password: %v", err)
 	}
-	s, err := Listen("0.0.0.0:0", Config{Store: newFakeStore(time.Now), Password: "x"})
+	_, err = Listen("0.0.0.0:0", Config{Store: newFakeStore(time.Now), Password: "fifteen-bytes-x"})
+	if err == nil || !strings.Contains(err.Error(), "fewer than 16") {
+		t.Fatalf("Listen on 0.0.0.0 with a 15-byte password: %v", err)
+	}
+	s, err := Listen("0.0.0.0:0", Config{Store: newFakeStore(time.Now), Password: "sixteen-bytes-xx"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +356,7 @@ func TestNotLoopback(t *testing.T) {
 	if _, err := NewServer(ln, Config{Store: newFakeStore(time.Now)}); err == nil || !strings.Contains(err.Error(), "SESSIONMESH_REQUIREPASS") {
 		t.Fatalf("NewServer on 0.0.0.0 without a password: %v", err)
 	}
-	if s, err = NewServer(ln, Config{Store: newFakeStore(time.Now), Password: "x"}); err != nil {
+	if s, err = NewServer(ln, Config{Store: newFakeStore(time.Now), Password: "sixteen-bytes-xx"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -363,7 +386,11 @@ func TestGarbage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial()
-			c.send(tc.send)
+			// The server may refuse, and close, before the client has
+			// written everything: the write may fail, the answer is there.
+			if _, err := io.WriteString(c.c, tc.send); err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+				t.Fatal(err)
+			}
 			if got := c.reply(); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}

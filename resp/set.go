@@ -63,6 +63,12 @@ func parseSet(args [][]byte, now time.Time) (setOptions, string) {
 	return o, msg
 }
 
+// maxExpiryMs is the latest expiry accepted, in Unix milliseconds: the
+// store keeps expiries in UnixNano, which ends in April 2262. Redis accepts
+// later ones (to the end of a millisecond clock); here they are refused
+// rather than overflow into the past.
+const maxExpiryMs = math.MaxInt64 / int64(time.Millisecond)
+
 // expiry reads a relative expiry in unit (seconds or milliseconds) for
 // command cmd. Zero or less is an error unless nonPositive allows it
 // (EXPIRE: it deletes). An expiry past what a millisecond clock can count
@@ -84,7 +90,7 @@ func expiry(b []byte, unit time.Duration, nonPositive bool, now time.Time, cmd s
 		ms = v * 1000
 	}
 	nowMs := now.UnixMilli()
-	if ms > 0 && ms > math.MaxInt64-nowMs || ms < 0 && ms < math.MinInt64+nowMs {
+	if ms > 0 && ms > maxExpiryMs-nowMs || ms < 0 && ms < math.MinInt64+nowMs {
 		return time.Time{}, invalid
 	}
 	return time.UnixMilli(nowMs + ms), ""
@@ -96,7 +102,7 @@ func expiryAt(b []byte, unit time.Duration, cmd string) (time.Time, string) {
 	if err != nil {
 		return time.Time{}, errNotInteger
 	}
-	if v <= 0 || unit == time.Second && v > math.MaxInt64/1000 {
+	if v <= 0 || unit == time.Second && v > maxExpiryMs/1000 || v > maxExpiryMs {
 		return time.Time{}, fmt.Sprintf("ERR invalid expire time in '%s' command", cmd)
 	}
 	if unit == time.Second {

@@ -34,6 +34,7 @@ type options struct {
 	passFile                       string
 	defaultTTL                     time.Duration
 	maxClients                     int
+	idleTimeout                    time.Duration
 	rotation                       time.Duration
 	timing                         string
 	verbose                        bool
@@ -67,6 +68,7 @@ func parseSidecarFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.passFile, "requirepass-file", "", "file whose first line is the Redis password (instead of SESSIONMESH_REQUIREPASS); mode 600, as others may not read it")
 	fs.DurationVar(&o.defaultTTL, "default-ttl", 24*time.Hour, "how long a value set without an expiry lives (the cluster keeps nothing for ever)")
 	fs.IntVar(&o.maxClients, "maxclients", 1024, "most Redis connections at once")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 5*time.Minute, "close a Redis connection idle that long, as Redis's timeout (0: never)")
 	fs.DurationVar(&o.rotation, "ticket-rotation", time.Hour, "how often the cluster's ticket key rotates (the same on every member)")
 	fs.StringVar(&o.timing, "timing", "lan", "failure detection and gossip: lan (a crash noticed in about 6 s) or local (members on one host)")
 	fs.BoolVar(&o.verbose, "v", false, "log debug detail to standard error (default: warnings and errors only)")
@@ -101,6 +103,8 @@ func parseSidecarFlags(args []string, stdout io.Writer) (options, error) {
 		return o, fmt.Errorf("-join-timeout %v: must be positive", o.joinTimeout)
 	case o.defaultTTL < time.Second:
 		return o, fmt.Errorf("-default-ttl %v: must be at least 1s", o.defaultTTL)
+	case o.idleTimeout < 0:
+		return o, fmt.Errorf("-idle-timeout %v: must be 0 (never) or positive", o.idleTimeout)
 	case o.maxClients < 1:
 		return o, fmt.Errorf("-maxclients %d: must be at least 1", o.maxClients)
 	case o.rotation < 4*time.Second:
@@ -231,7 +235,11 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(1, err)
 	}
-	srv, err := resp.NewServer(ln, resp.Config{
+	idle := o.idleTimeout
+	if idle == 0 {
+		idle = -1 // never, in resp.Config
+	}
+	srv, err := resp.NewServer(ln, resp.Config{IdleTimeout: idle,
 		Store: m.WebSessions(), TicketKeys: m.TicketKeys(), Password: pass,
 		DefaultTTL: o.defaultTTL, MaxClients: o.maxClients, Logger: logger.With("node", m.Name()),
 		Info: func() []resp.Section { return clusterInfo(m) },
