@@ -118,10 +118,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (Response, error) {
 		switch {
 		case err == nil:
 			c.succeeded()
+		case errors.Is(err, context.DeadlineExceeded) && patient(ctx):
+			c.failed(fmt.Errorf("peer %s: no answer in time, even waiting", c.addr))
 		case errors.Is(err, context.DeadlineExceeded):
-			if !patient(ctx) {
-				c.timedOut(fmt.Errorf("peer %s: no answer in time", c.addr))
-			}
+			c.timedOut(fmt.Errorf("peer %s: no answer in time", c.addr))
 		case errors.Is(err, context.Canceled):
 		default:
 			c.drop(cn)
@@ -270,10 +270,11 @@ func (c *Client) timedOut(err error) {
 type patientKey struct{}
 
 // Patient returns a context for requests that may wait for a slow peer
-// rather than fail fast: a peer another request found slow (its answer did
-// not come within that request's deadline) is still asked, and a request of
-// these that times out does not mark it down. A peer whose connection
-// failed is skipped all the same. The TLS handshake path, which must not
+// rather than fail fast: a peer an impatient request found slow (its answer
+// did not come within that request's short deadline) is still asked. A
+// patient request that times out, having waited as long as its caller
+// could, marks the peer down for everyone, as a failed connection does; a
+// peer marked down so is skipped by patient requests too. The TLS handshake path, which must not
 // wait, uses plain contexts; web session writes and reads, which are worth
 // the wait and must not be turned away because a flood of handshakes made
 // lookups time out, use Patient ones.

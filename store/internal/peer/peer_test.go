@@ -195,9 +195,9 @@ func TestSlowPeer(t *testing.T) {
 	})
 }
 
-// TestPatientAsksSlowPeer: a peer marked down for being slow is still asked
-// by a Patient request, which does not mark it down when it times out; a
-// peer whose connection failed is skipped by every request.
+// TestPatientAsksSlowPeer: a peer marked down because an impatient request
+// timed out is still asked by a Patient request; a patient request that
+// times out, or a connection that fails, marks it down for every request.
 func TestPatientAsksSlowPeer(t *testing.T) {
 	h := &mapHandler{delay: 100 * time.Millisecond}
 	f := serve(t, h)
@@ -218,11 +218,13 @@ func TestPatientAsksSlowPeer(t *testing.T) {
 	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
 		t.Fatalf("after a patient request was answered: %v", err)
 	}
+	// A patient request that times out waited as long as it could: the
+	// peer is down for everyone, patient requests included.
 	if _, err := c.Do(Patient(ctxTimeout(t, 10*time.Millisecond)), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a patient request with a short deadline: %v", err)
 	}
-	if _, err := c.Do(ctxTimeout(t, 5*time.Second), &Request{Op: OpGet, Key: "k"}); err != nil {
-		t.Fatalf("a patient request's timeout marked the peer down: %v", err)
+	if _, err := c.Do(Patient(ctxTimeout(t, 5*time.Second)), &Request{Op: OpGet, Key: "k"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("after a patient request timed out: %v, want ErrUnavailable", err)
 	}
 
 	f.srv.Close()
