@@ -104,28 +104,30 @@ func runSim(rt *rapid.T) {
 	}
 	s.syncAll()
 	// Time passes between steps, as it does for clients: 10 ms a step.
-	tick := func(f func(*rapid.T)) func(*rapid.T) {
+	tick := func(name string, f func(*rapid.T)) func(*rapid.T) {
 		return func(t *rapid.T) {
 			s.clock.Advance(10 * time.Millisecond)
+			s.steps++
+			s.step = fmt.Sprintf("step %d (%s)", s.steps, name)
 			f(t)
 		}
 	}
 	rt.Repeat(map[string]func(*rapid.T){
-		"put":       tick(s.put),
-		"commit":    tick(s.webCommit),
-		"set":       tick(s.webSet),
-		"delete":    tick(s.webDelete),
-		"find":      tick(s.webFind),
-		"get":       tick(s.get),
-		"join":      tick(s.join),
-		"leave":     tick(s.leave),
-		"crash":     tick(s.crash),
-		"restart":   tick(s.restart),
-		"partition": tick(s.partition),
-		"deaf":      tick(s.deaf),
-		"heal":      tick(s.heal),
-		"sync":      tick(s.sync),
-		"clock":     tick(s.jump),
+		"put":       tick("put", s.put),
+		"commit":    tick("commit", s.webCommit),
+		"set":       tick("set", s.webSet),
+		"delete":    tick("delete", s.webDelete),
+		"find":      tick("find", s.webFind),
+		"get":       tick("get", s.get),
+		"join":      tick("join", s.join),
+		"leave":     tick("leave", s.leave),
+		"crash":     tick("crash", s.crash),
+		"restart":   tick("restart", s.restart),
+		"partition": tick("partition", s.partition),
+		"deaf":      tick("deaf", s.deaf),
+		"heal":      tick("heal", s.heal),
+		"sync":      tick("sync", s.sync),
+		"clock":     tick("clock", s.jump),
 		"":          s.check,
 	})
 	s.quiesce()
@@ -137,6 +139,8 @@ const simTTL = time.Hour
 // sim is one run: the truth about the cluster, each node's view of it, the
 // stores, and what the clients wrote.
 type sim struct {
+	step   string // the step being taken, for reports
+	steps  int
 	t      *rapid.T
 	secret []byte
 	clock  *testclock.Clock
@@ -185,6 +189,10 @@ type simSession struct {
 	value   string
 	expires time.Time
 	lost    string // why it may be gone, once it may
+	// history says, step by step, where its copies were: what a report
+	// of its loss needs, since rapid shows the output of a replay, not of
+	// the failing run, and the replay may not fail.
+	history []string
 }
 
 func newSim(t *rapid.T) *sim {
@@ -285,6 +293,7 @@ func (s *sim) stop(name string, graceful bool) {
 	for id, ss := range s.sessions {
 		if _, _, ok := st.tls.mem.peek(id, s.clock.Now()); ok {
 			s.t.Logf("%s stops holding %s (%x)", name, ss.value, id[:4])
+			ss.history = append(ss.history, fmt.Sprintf("%s stops (graceful %v, leave: %v)", name, graceful, leaveErr))
 		}
 	}
 	st.Close()
@@ -591,6 +600,7 @@ func (s *sim) put(t *rapid.T) {
 	}
 	s.sessions[id] = &simSession{value: value, expires: now.Add(simTTL)}
 	s.t.Logf("after put of %s (%x) on %s: held by %v", value, id[:4], name, s.holders(id))
+	s.sessions[id].history = append(s.sessions[id].history, fmt.Sprintf("put on %s: held by %v", name, s.holders(id)))
 }
 
 func (s *sim) get(t *rapid.T) {
@@ -733,8 +743,13 @@ func (s *sim) jump(t *rapid.T) {
 // check holds after every step.
 func (s *sim) check(t *rapid.T) {
 	for id, ss := range s.sessions {
-		if ss.lost == "" && len(s.holders(id)) == 0 {
-			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed%s", id[:4], ss.value, s.tlsCopies(id))
+		holders := s.holders(id)
+		if ss.lost == "" && len(holders) == 0 {
+			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed%s\n\thistory:\n\t\t%s",
+				id[:4], ss.value, s.tlsCopies(id), strings.Join(append(ss.history, s.step), "\n\t\t"))
+		}
+		if h := fmt.Sprint(holders); len(ss.history) == 0 || !strings.HasSuffix(ss.history[len(ss.history)-1], h) {
+			ss.history = append(ss.history, fmt.Sprintf("after %s: held by %s", s.step, h))
 		}
 	}
 	for name, st := range s.stores {
