@@ -67,13 +67,17 @@ func (s *Store) servePeer(req *peer.Request) peer.Response {
 // serveCopy stores a copy another member sends: a replica, a rebalanced or
 // handed-over record, a repair, a web session write it coordinates.
 func (s *Store) serveCopy(sp *space, req *peer.Request) peer.Response {
+	s.leaveMu.RLock()
 	if s.leaving.Load() {
+		s.leaveMu.RUnlock()
 		// A member that has not heard yet that this one left still sends
 		// it records; taken now, they would leave with it.
 		return peer.Response{Status: peer.StatusLeaving}
 	}
-	// The frame's value is a fresh copy, so the memory can keep it.
+	// The frame's value is a fresh copy, so the memory can keep it. Stored
+	// before Leave can begin, so that Leave hands it over.
 	stored, held, err := s.store(sp, req.Key, req.Value)
+	s.leaveMu.RUnlock()
 	switch {
 	case err != nil:
 		return peer.Response{Status: peer.StatusInvalid}

@@ -23,7 +23,11 @@ func (s *Store) Leave(ctx context.Context) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
+	// Copies being stored now finish first: what Leave hands over below
+	// includes them, and copies that arrive later are refused.
+	s.leaveMu.Lock()
 	s.leaving.Store(true)
+	s.leaveMu.Unlock()
 	// Take the ring before withdrawing: withdrawing rebuilds the view
 	// without this node, from which its records would seem to have moved.
 	before := s.view.Load().ring

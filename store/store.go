@@ -142,6 +142,11 @@ type Store struct {
 	rebalance chan struct{} // 1-buffered: the ring changed
 	retryNow  chan struct{} // 1-buffered: a member is back; retry what waits for it
 	leaving   atomic.Bool   // Leave has begun: the rebalancer stands aside
+	// leaveMu orders copies other members send against Leave: a copy
+	// stored while Leave lists what it holds would be left behind. Copies
+	// hold it shared while they check leaving and store; Leave holds it to
+	// set leaving.
+	leaveMu sync.RWMutex
 
 	closeOnce sync.Once
 	ctx       context.Context // canceled by Close: cuts copies in flight short
