@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -88,15 +87,24 @@ func (l *local) delete(id string) {
 	st.s.Delete(id)
 }
 
-// deleteIf drops the record under id if it is still val: a newer copy that
-// arrived meanwhile (a web session rewritten) stays.
+// deleteIf drops the record under id if it is still val, the very copy
+// the caller read (not merely the same bytes): a copy stored meanwhile
+// stays, a newer one (a web session rewritten) and an identical one alike.
+// An identical one is another member handing the record back: one that
+// took it from this node and then left, say, which makes this node its
+// owner again before this node's view says so.
 func (l *local) deleteIf(id string, val []byte) {
 	st := l.stripe(id)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if cur, _, ok := st.s.Peek(id, time.Unix(0, 0)); ok && bytes.Equal(cur, val) {
+	if cur, _, ok := st.s.Peek(id, time.Unix(0, 0)); ok && sameCopy(cur, val) {
 		st.s.Delete(id)
 	}
+}
+
+// sameCopy reports whether a and b are one slice, not two equal ones.
+func sameCopy(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // keys returns every key held, one stripe at a time.
