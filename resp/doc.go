@@ -51,7 +51,8 @@
 // cluster, kept on two members, within the web-session memory budget, and
 // expiring. A SET returns once two members hold the value; a GET on any
 // member sees the newest value any member acknowledged; a DEL leaves a
-// tombstone, so a deleted value never comes back. Rewriting a key (a web
+// tombstone, so a deleted value never comes back (a SET after the DEL
+// writes the key anew, as in Redis: store.WebSessions.Set). Rewriting a key (a web
 // session saved on every request) is an ordinary SET. The differences:
 //
 //   - Nothing lives for ever. A value set without an expiry lives for
