@@ -32,6 +32,9 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer st.Close()
+	for st.Stats().RingNodes < 1 {
+		time.Sleep(5 * time.Millisecond) // until the store has built its ring
+	}
 	cache, err := tlsadapter.NewCache(st, tlsadapter.CacheConfig{})
 	if err != nil {
 		log.Fatal(err)
