@@ -426,33 +426,41 @@ func (s *sim) webState(key string) *simWeb {
 	return w
 }
 
-// webCommit writes a session as scs and gorilla do: a deleted one stays
-// deleted.
-func (s *sim) webCommit(t *rapid.T) {
+// webWrite draws a node and one of keys, and writes a new state of it there
+// with write (a method expression of WebSessions: Commit or Set).
+func (s *sim) webWrite(t *rapid.T, verb string, keys []string, write func(*WebSessions, context.Context, string, []byte, time.Time) error) (*simWeb, string, error) {
 	name := s.pick(t, "node")
-	key := rapid.SampledFrom(simWebKeys).Draw(t, "key")
+	key := rapid.SampledFrom(keys).Draw(t, "key")
 	s.writes++
 	value := fmt.Sprintf("%s#%d", key, s.writes)
 	w := s.webState(key)
 	w.expires[value] = s.clock.Now().Add(simTTL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	defer func() { s.t.Logf("after commit %s: held by %v%s", value, s.webHolders(key), s.webCopies(key)) }()
-	err := s.stores[name].WebSessions().Commit(ctx, key, []byte(value), w.expires[value])
+	err := write(s.stores[name].WebSessions(), ctx, key, []byte(value), w.expires[value])
+	if err != nil {
+		t.Logf("%s %s on %s: %v", verb, key, name, err)
+	}
+	s.t.Logf("after %s %s: held by %v%s", verb, value, s.webHolders(key), s.webCopies(key))
+	return w, value, err
+}
+
+// webCommit writes a session as scs and gorilla do: a deleted one stays
+// deleted.
+func (s *sim) webCommit(t *rapid.T) {
+	w, value, err := s.webWrite(t, "commit", simWebKeys, (*WebSessions).Commit)
 	switch {
 	case errors.Is(err, ErrDeleted):
 		if !w.deleted {
-			t.Fatalf("commit %s on %s: %v, but it was never deleted", key, name, err)
+			t.Fatalf("commit %s: %v, but it was never deleted", value, err)
 		}
 		// The tombstone stands and is final: nothing else can be read
 		// once it has reached the owners.
 		w.now = map[string]bool{"": true}
 		w.lost = ""
-	case err != nil:
-		t.Logf("commit %s on %s: %v", key, name, err)
-		w.failed(value)
-	case w.deleted:
-		// Written where no tombstone was; one elsewhere wins once they meet.
+	case err != nil, w.deleted:
+		// Failed, so it may or may not have landed; or written where no
+		// tombstone was, and one elsewhere wins once they meet.
 		w.failed(value)
 	default:
 		w.acked(value)
@@ -462,17 +470,8 @@ func (s *sim) webCommit(t *rapid.T) {
 
 // webSet writes a key as the sidecar's Redis SET does: over a delete too.
 func (s *sim) webSet(t *rapid.T) {
-	name := s.pick(t, "node")
-	key := rapid.SampledFrom(simSetKeys).Draw(t, "key")
-	s.writes++
-	value := fmt.Sprintf("%s#%d", key, s.writes)
-	w := s.webState(key)
-	w.expires[value] = s.clock.Now().Add(simTTL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	defer func() { s.t.Logf("after set %s: held by %v%s", value, s.webHolders(key), s.webCopies(key)) }()
-	if err := s.stores[name].WebSessions().Set(ctx, key, []byte(value), w.expires[value]); err != nil {
-		t.Logf("set %s on %s: %v", key, name, err)
+	w, value, err := s.webWrite(t, "set", simSetKeys, (*WebSessions).Set)
+	if err != nil {
 		w.failed(value)
 		return
 	}
