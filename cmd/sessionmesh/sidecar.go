@@ -250,7 +250,7 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), dataAddr(m))
+	fmt.Fprintf(stdout, "sidecar %s pid=%d resp=%s gossip=%s data=%s\n", m.Name(), os.Getpid(), srv.Addr(), m.GossipAddr(), m.DataAddr())
 
 	code := 0
 	select {
@@ -266,25 +266,6 @@ func runSidecar(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("shutdown", "err", err)
 	}
 	return code
-}
-
-// dataAddr is the data channel's address as other members reach it: where
-// Member.DataAddr is the address it listens on, all interfaces (-data
-// :7947), the host other members gossip with (the advertised one) and the
-// data port.
-func dataAddr(m *sessionmesh.Member) string {
-	host, port, err := net.SplitHostPort(m.DataAddr())
-	if err != nil {
-		return m.DataAddr()
-	}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		return m.DataAddr()
-	}
-	gossipHost, _, err := net.SplitHostPort(m.GossipAddr())
-	if err != nil {
-		return m.DataAddr()
-	}
-	return net.JoinHostPort(gossipHost, port)
 }
 
 // clusterInfo is INFO's "# Cluster" section: the cluster as this member sees it.
