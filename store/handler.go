@@ -78,12 +78,12 @@ func (s *Store) serveCopy(sp *space, req *peer.Request) peer.Response {
 	// before Leave can begin, so that Leave hands it over.
 	stored, held, err := s.store(sp, req.Key, req.Value)
 	s.leaveMu.RUnlock()
-	switch {
-	case err != nil:
+	if err != nil {
 		return peer.Response{Status: peer.StatusInvalid}
-	case !stored:
-		return peer.Response{Status: peer.StatusNewer, Value: held}
 	}
+	// What follows holds whether the copy was stored or one as new or newer
+	// was already held (a web session's copy seen before): either way, this
+	// node now holds the record, and the sender's ring may not be its own.
 	switch v := s.view.Load(); {
 	case !v.holds(req.Key):
 		// A stray: the sender places it by a ring this node does not share
@@ -96,6 +96,9 @@ func (s *Store) serveCopy(sp *space, req *peer.Request) peer.Response {
 		// does not know of (it never heard of a member, or heard of one
 		// that we never did) may lack it, and nobody else would send it.
 		s.pending.add(sp, req.Key, nil, false, s.cfg.retryBase)
+	}
+	if !stored {
+		return peer.Response{Status: peer.StatusNewer, Value: held}
 	}
 	s.stats.servedPuts.Add(1)
 	return peer.Response{}

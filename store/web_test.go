@@ -377,6 +377,39 @@ func TestCopyOwedByCrashedMember(t *testing.T) {
 	})
 }
 
+// TestWebCopyFromOtherRing: an owner that already holds a web session's
+// copy, sent it again by a member placing it by another ring, makes sure the
+// owners on its own ring have it too. (Found by the churn simulation: a
+// member that alone had heard of a newcomer handed the session to it and
+// dropped its own copy; the newcomer crashed, the member was an owner again
+// without the copy, and the owner that had it, never having seen the
+// newcomer, took the copy as one it held already and told nobody.)
+func TestWebCopyFromOtherRing(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.retryBase = 10 * time.Millisecond })
+	key := "cart"
+	owners := tc.stores[0].view.Load().ring.Owners(key, 2)
+	holder, lacking := tc.storeNamed(owners[0]), tc.storeNamed(owners[1])
+	if err := holder.WebSessions().Commit(ctx(t), key, []byte("v1"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	val := mustPeek(t, holder, key)
+	lacking.web.mem.delete(key) // handed on and dropped, as above
+	var sender *Store
+	for _, s := range tc.stores {
+		if s != holder && s != lacking {
+			sender = s
+		}
+	}
+	resp, err := sender.view.Load().clients[holder.self].Do(ctx(t), &peer.Request{Op: peer.OpWebPut, Key: key, Value: val, Ring: 42})
+	if err != nil || resp.Status != peer.StatusNewer {
+		t.Fatalf("the copy again: %v %v, want it refused as not newer", resp.Status, err)
+	}
+	waitFor(t, func() bool {
+		_, _, ok := lacking.web.mem.peek(key, tc.clock.Now())
+		return ok
+	})
+}
+
 // ownedBy returns a key that s owns, prefix and a number.
 func ownedBy(s *Store, prefix string) string {
 	for i := 0; ; i++ {
