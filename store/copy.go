@@ -211,7 +211,10 @@ func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ri
 					continue
 				}
 				owners := to.Owners(id, replicas)
-				stays := slices.Contains(owners, s.self)
+				// No owners at all (a ring with no members: this node
+				// withdrew, and nobody else serves) is no place to hand
+				// the record to: it stays.
+				stays := len(owners) == 0 || slices.Contains(owners, s.self)
 				targets := owners
 				if stays && !ownedByGone(placed, to, gone, id, replicas) {
 					targets = others(newHolders(placed, owners, id, replicas), s.self)

@@ -442,6 +442,26 @@ func (g gatedMembership) Watch() (<-chan struct{}, func()) {
 	return out, func() { close(done); wg.Wait(); stop() }
 }
 
+// TestEmptyRingKeepsRecords: a store whose ring has no members (it
+// withdrew, as Close does, and nobody else serves) has nowhere to hand its
+// records and keeps them. (Found by the churn simulation: the rebalance
+// saw no owners, took "every owner has it" to hold, and dropped them all.)
+func TestEmptyRingKeepsRecords(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	s := tc.stores[0]
+	id := s.NewID()
+	if err := s.Put(ctx(t), id, tc.record("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.m.Advertise("", peer.Version); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { st := s.Stats(); return st.RingNodes == 0 && !st.Rebalancing })
+	if _, _, ok := s.tls.mem.peek(id, tc.clock.Now()); !ok {
+		t.Fatal("the record was dropped")
+	}
+}
+
 // TestPutBeforeFirstRing: records a store took before it knew the cluster
 // (it kept them all) reach all their owners once it does.
 func TestPutBeforeFirstRing(t *testing.T) {
