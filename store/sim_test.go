@@ -300,11 +300,17 @@ func (s *sim) stop(name string, graceful bool) {
 			ss.history = append(ss.history, fmt.Sprintf("%s stops (graceful %v, leave: %v)", name, graceful, leaveErr))
 		}
 	}
+	v := s.views[name]
+	if !graceful {
+		// A crash: its membership goes first, so that Close does not
+		// withdraw it from its own ring and hand records over on the way
+		// out, as a Leave would. (A copy already on its way may land.)
+		v.close()
+	}
 	st.Close()
 	delete(s.stores, name)
 	s.mu.Lock()
 	delete(s.truth, name)
-	v := s.views[name]
 	delete(s.views, name)
 	s.mu.Unlock()
 	v.close()
