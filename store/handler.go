@@ -81,21 +81,28 @@ func (s *Store) serveCopy(sp *space, req *peer.Request) peer.Response {
 	if err != nil {
 		return peer.Response{Status: peer.StatusInvalid}
 	}
-	// What follows holds whether the copy was stored or one as new or newer
-	// was already held (a web session's copy seen before): either way, this
-	// node now holds the record, and the sender's ring may not be its own.
+	// Whether the copy was stored or one as new or newer was already held
+	// (a web session's copy seen before), this node holds the record now,
+	// and the sender may place it by another ring than this node's. A copy
+	// already held waits longer before it is passed on: between two members
+	// whose views differ it would otherwise go back and forth every
+	// retryBase until they agree.
+	first := s.cfg.retryBase
+	if !stored {
+		first = 10 * s.cfg.retryBase
+	}
 	switch v := s.view.Load(); {
 	case !v.holds(req.Key):
 		// A stray: the sender places it by a ring this node does not share
 		// (one of them has not caught up, or a member left meanwhile).
 		// Kept, so it is not lost, and handed to its owners on this node's
 		// ring, which the retrier does once they agree.
-		s.pending.add(sp, req.Key, nil, true, s.cfg.retryBase)
+		s.pending.add(sp, req.Key, nil, true, first)
 	case req.Ring != 0 && req.Ring != v.id:
 		// Ours, but placed by another ring: owners on ours that the sender
 		// does not know of (it never heard of a member, or heard of one
 		// that we never did) may lack it, and nobody else would send it.
-		s.pending.add(sp, req.Key, nil, false, s.cfg.retryBase)
+		s.pending.add(sp, req.Key, nil, false, first)
 	}
 	if !stored {
 		return peer.Response{Status: peer.StatusNewer, Value: held}
