@@ -263,10 +263,17 @@ func (w *WebSessions) preference(v *view, key string) []string {
 
 // copies returns how many members a write must reach.
 func (w *WebSessions) copies(v *view) int {
-	if v.ring == nil {
-		return 1
-	}
 	return max(1, min(w.s.cfg.Replicas, v.ring.Len()))
+}
+
+// unplaced reports ErrUnavailable while the store has no ring yet (New
+// returns before it has read the membership): it cannot tell who holds a
+// session, and a miss here would say that none exists.
+func unplaced(v *view) error {
+	if v.ring == nil {
+		return fmt.Errorf("%w: this member has not read the cluster's membership yet", ErrUnavailable)
+	}
+	return nil
 }
 
 // write finds a coordinator for the change, itself or the first member of
@@ -329,6 +336,9 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		}
 	}
 	v := s.view.Load()
+	if err := unplaced(v); err != nil {
+		return err
+	}
 	need := w.copies(v) - 1
 	for attempt := 0; ; attempt++ {
 		// One more than the newest copy known, and no less than the time in
@@ -442,6 +452,9 @@ func (w *WebSessions) replicate(ctx context.Context, v *view, key string, val []
 func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error) {
 	s := w.s
 	v := s.view.Load()
+	if err := unplaced(v); err != nil {
+		return entry{}, false, err
+	}
 	need := w.copies(v)
 	type answer struct {
 		name string

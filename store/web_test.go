@@ -386,6 +386,8 @@ func TestCopyOwedByCrashedMember(t *testing.T) {
 // newcomer, took the copy as one it held already and told nobody.)
 func TestWebCopyFromOtherRing(t *testing.T) {
 	tc := newTestCluster(t, 3, func(c *Config) { c.retryBase = 10 * time.Millisecond })
+	// The joins' rebalances are over: none of them sends the copy below.
+	waitFor(t, notMoving(tc.stores...))
 	key := "cart"
 	owners := tc.stores[0].view.Load().ring.Owners(key, 2)
 	holder, lacking := tc.storeNamed(owners[0]), tc.storeNamed(owners[1])
@@ -408,6 +410,34 @@ func TestWebCopyFromOtherRing(t *testing.T) {
 		_, _, ok := lacking.web.mem.peek(key, tc.clock.Now())
 		return ok
 	})
+}
+
+// TestWebBeforeRing: until a store has read the membership it cannot tell
+// who holds a web session, and says so rather than report it missing or
+// acknowledge a write that reached only itself.
+func TestWebBeforeRing(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	tlsConf, err := cluster.PeerTLSConfig("node-2", tc.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := gatedMembership{tc.fake.join("node-2"), make(chan struct{})}
+	s, err := New(g, Config{Addr: "127.0.0.1:0", TLS: tlsConf, Now: tc.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, _, err := s.WebSessions().Find(ctx(t), "cart"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Find before the ring: %v, want ErrUnavailable", err)
+	}
+	if err := s.WebSessions().Commit(ctx(t), "cart", []byte("v1"), tc.clock.Now().Add(time.Hour)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Commit before the ring: %v, want ErrUnavailable", err)
+	}
+	close(g.gate)
+	waitFor(t, func() bool { return s.Stats().RingNodes == 3 })
+	if err := s.WebSessions().Commit(ctx(t), "cart", []byte("v1"), tc.clock.Now().Add(time.Hour)); err != nil {
+		t.Errorf("Commit once the ring is built: %v", err)
+	}
 }
 
 // ownedBy returns a key that s owns, prefix and a number.
