@@ -364,6 +364,7 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 			tomb := newer.encode()
 			s.store(s.web, key, tomb)
 			s.copy(s.web, key, tomb, took, &s.stats.repaired)
+			w.place(v, key, took)
 			return ErrDeleted
 		}
 		if newer != nil && newer.version.compare(e.version) >= 0 && attempt < 4 {
@@ -378,24 +379,31 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		if _, _, err := s.store(s.web, key, val); err != nil {
 			return err
 		}
-		// Owners that did not take it (out of reach: a stand-in did) get it
-		// later, as a failed replica copy does; a coordinator standing in
-		// for an owner drops its copy once the owners have it.
-		var missing []string
-		for _, o := range others(v.placement(key), s.self) {
-			if !slices.Contains(took, o) {
-				missing = append(missing, o)
-			}
-		}
-		if stray := !v.holds(key); len(missing) > 0 || stray {
-			s.pending.add(s.web, key, missing, stray, s.cfg.retryBase)
-		}
-		s.recheck(s.web, key, v)
+		w.place(v, key, took)
 		if len(took) < need {
 			return fmt.Errorf("%w: the write reached %d of the %d members it needs: %v", ErrUnavailable, len(took)+1, need+1, err)
 		}
 		return nil
 	}
+}
+
+// place sees to a copy of key this coordinator has just stored by view v,
+// which the members in took took too: owners that did not take it (out of
+// reach: a stand-in did) get it later, as a failed replica copy does; a
+// coordinator standing in for an owner drops its copy once the owners have
+// it.
+func (w *WebSessions) place(v *view, key string, took []string) {
+	s := w.s
+	var missing []string
+	for _, o := range others(v.placement(key), s.self) {
+		if !slices.Contains(took, o) {
+			missing = append(missing, o)
+		}
+	}
+	if stray := !v.holds(key); len(missing) > 0 || stray {
+		s.pending.add(s.web, key, missing, stray, s.cfg.retryBase)
+	}
+	s.recheck(s.web, key, v)
 }
 
 // writer identifies this member in the versions it makes.
@@ -567,6 +575,7 @@ func (w *WebSessions) read(ctx context.Context, key string) (entry, bool, error)
 		val := best.e.encode()
 		if i := indexOf(stale, s.self); i >= 0 {
 			s.store(s.web, key, val)
+			s.recheck(s.web, key, v) // the ring may have moved on since v
 			stale = append(stale[:i], stale[i+1:]...)
 		}
 		s.copy(s.web, key, val, stale, &s.stats.repaired)

@@ -412,6 +412,40 @@ func TestWebCopyFromOtherRing(t *testing.T) {
 	})
 }
 
+// TestWebStandInKeepsNoTombstone: a member asked to coordinate a Commit
+// of a key it does not own (by a member whose view differs), which finds
+// the session deleted, stores the tombstone it learns of and drops it once
+// the owners have it, as it would a write. (Found by the churn simulation:
+// the tombstone stayed on the stand-in for good.)
+func TestWebStandInKeepsNoTombstone(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.retryBase = 10 * time.Millisecond })
+	waitFor(t, notMoving(tc.stores...))
+	key := "cart"
+	pref := tc.stores[0].view.Load().ring.Owners(key, 3)
+	owner, standIn := tc.storeNamed(pref[0]), tc.storeNamed(pref[2])
+	exp := tc.clock.Now().Add(time.Hour)
+	if err := owner.WebSessions().Commit(ctx(t), key, []byte("v1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.WebSessions().Delete(ctx(t), key); err != nil {
+		t.Fatal(err)
+	}
+	c := change{value: []byte("v2"), expires: exp}
+	resp, err := owner.view.Load().clients[standIn.self].Do(ctx(t), &peer.Request{Op: peer.OpWebCommit, Key: key, Value: c.encode()})
+	if err != nil || resp.Status != peer.StatusNewer {
+		t.Fatalf("a Commit after the Delete, coordinated by a stand-in: %v %v, want it refused (deleted)", resp.Status, err)
+	}
+	waitFor(t, func() bool {
+		_, _, ok := standIn.web.mem.peek(key, tc.clock.Now())
+		return !ok
+	})
+	for _, o := range pref[:2] {
+		if stateOf(mustPeek(t, tc.storeNamed(o), key)) != "" {
+			t.Errorf("owner %s does not hold the tombstone", o)
+		}
+	}
+}
+
 // TestWebBeforeRing: until a store has read the membership it cannot tell
 // who holds a web session, and says so rather than report it missing or
 // acknowledge a write that reached only itself.
