@@ -195,7 +195,8 @@ func (m *moved) add(o moved) {
 //
 // A record some owner did not take is passed to failed, with those owners
 // and whether it is to be dropped once they take it; the record stays here
-// meanwhile. move returns what it did, and ctx's error if it stopped early.
+// meanwhile. So is one to be dropped that another copy replaced while it
+// was sent, with every owner. move returns what it did, and ctx's error if it stopped early.
 func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ring.Ring, gone map[string]bool, limit *rate.Limiter, counter *atomic.Uint64,
 	failed func(id string, owners []string, drop bool)) (moved, error) {
 	replicas := s.cfg.Replicas
@@ -230,8 +231,10 @@ func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ri
 				}
 				sent.Add(int64(len(targets)))
 				done.Add(1)
-				if !stays {
-					sp.mem.deleteIf(id, val)
+				if !stays && !sp.mem.deleteIf(id, val) {
+					// Another copy came meanwhile (a newer write, or the
+					// record handed back): it is to be placed too.
+					failed(id, nil, true)
 				}
 			}
 		})

@@ -204,7 +204,8 @@ func (s *Store) retry(key pendingKey, r *retry) {
 			return
 		}
 	}
-	if r.drop && len(owners) > 0 {
-		sp.mem.deleteIf(id, val)
+	if r.drop && len(owners) > 0 && !sp.mem.deleteIf(id, val) {
+		// Another copy came meanwhile: it is to be placed too.
+		s.pending.add(sp, id, nil, true, s.cfg.retryBase)
 	}
 }
