@@ -407,6 +407,23 @@ func (s *sim) tlsCopies(id string) string {
 	return b.String()
 }
 
+// rings describes each live node's ring and whether it is still moving
+// records: what a report of a copy in the wrong place needs.
+func (s *sim) rings() string {
+	var b strings.Builder
+	for _, name := range s.live() {
+		st := s.stores[name]
+		v := st.view.Load()
+		var nodes []string
+		if v.ring != nil {
+			nodes = v.ring.Nodes()
+		}
+		stats := st.Stats()
+		fmt.Fprintf(&b, "\n\t%s's ring: %v, rebalancing %v, copies retrying %d, pending %d", name, nodes, stats.Rebalancing, stats.CopiesRetrying, stats.CopiesPending)
+	}
+	return b.String()
+}
+
 // webHolders returns the live nodes whose memory holds a copy of key.
 func (s *sim) webHolders(key string) []string {
 	var out []string
@@ -808,7 +825,8 @@ func (s *sim) quiesce() {
 			if got := s.holders(id); slices.Equal(got, owners) {
 				break
 			} else if time.Now().After(end) {
-				t.Fatalf("session %x (%s) is held by %v, want exactly its owners %v", id[:4], ss.value, got, owners)
+				t.Fatalf("session %x (%s) is held by %v, want exactly its owners %v%s%s\n\thistory:\n\t\t%s",
+					id[:4], ss.value, got, owners, s.tlsCopies(id), s.rings(), strings.Join(ss.history, "\n\t\t"))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -846,7 +864,7 @@ func (s *sim) quiesceWeb(r *ring.Ring, want int, live []string, key string) {
 		if len(got) == 0 || slices.Equal(got, owners) {
 			break
 		} else if time.Now().After(end) {
-			t.Fatalf("web session %s is held by %v, want exactly its owners %v", key, got, owners)
+			t.Fatalf("web session %s is held by %v, want exactly its owners %v%s%s", key, got, owners, s.webCopies(key), s.rings())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
