@@ -46,9 +46,10 @@ import (
 // one is an error (ErrTooLarge), never cut short. A call whose context has
 // no deadline gets 5 seconds; one whose context ends fails with its error.
 // Web sessions live in memory only: stopping every member at once loses
-// them all. A WebSessions is safe for
-// concurrent use. A nil *WebSessions (what a member without a store hands
-// out) fails every call with an error that says so.
+// them all. Until the store has read the membership (New returns before it
+// has; sessionmesh.Start waits), every call fails with ErrUnavailable. A
+// WebSessions is safe for concurrent use. A nil *WebSessions (what a member
+// without a store hands out) fails every call with an error that says so.
 type WebSessions struct {
 	s     *Store
 	locks [256]sync.Mutex // a write's coordination, by key: one version at a time per key here
