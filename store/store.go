@@ -115,6 +115,9 @@ type Config struct {
 	// webless makes the store answer web session requests as a member of a
 	// version before them did (StatusInvalid): tests of mixed versions.
 	webless bool
+	// copiersOff leaves the copies queued in the background unsent: tests
+	// of what is sent before a call returns.
+	copiersOff bool
 }
 
 // Store is the sharded session store: each record lives on the members the
@@ -246,7 +249,9 @@ func New(m Membership, cfg Config) (*Store, error) {
 	s.goroutine(s.rebalancer)
 	s.goroutine(s.retrier)
 	for range copyWorkers {
-		s.goroutine(s.copier)
+		if !cfg.copiersOff {
+			s.goroutine(s.copier)
+		}
 	}
 
 	if err := m.Advertise(ln.Addr().String(), peer.Version); err != nil {

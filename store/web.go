@@ -361,10 +361,14 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		took, newer, err := w.replicate(ctx, v, key, val, need)
 		if newer != nil && newer.deleted && !c.deleted && !c.recreate {
 			// The session was deleted; this write read it before. The
-			// tombstone goes where the write went, and here.
+			// tombstone goes here, and where the write went before it was
+			// turned down, now, before the caller hears so: until it lands
+			// there, those members answer reads with the refused value.
 			tomb := newer.encode()
 			s.store(s.web, key, tomb)
-			s.copy(s.web, key, tomb, took, &s.stats.repaired)
+			if failed := s.send(s.web, key, tomb, took, &s.stats.repaired); len(failed) > 0 {
+				s.pending.add(s.web, key, failed, false, s.cfg.retryBase)
+			}
 			w.place(v, key, took)
 			return ErrDeleted
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -443,6 +444,44 @@ func TestWebStandInKeepsNoTombstone(t *testing.T) {
 		if stateOf(mustPeek(t, tc.storeNamed(o), key)) != "" {
 			t.Errorf("owner %s does not hold the tombstone", o)
 		}
+	}
+}
+
+// TestWebRefusedWriteLeavesNoValue: a Commit after a Delete whose
+// coordinator had no copy reaches a member that has none either before
+// another turns it down with the tombstone; by the time the caller hears
+// ErrDeleted, that member holds the tombstone, not the refused value. (Found
+// by the churn simulation: the tombstone followed in the background, a
+// partition came first, and a Find on the member's side of it read the
+// logged-out session back.)
+func TestWebRefusedWriteLeavesNoValue(t *testing.T) {
+	tc := newTestCluster(t, 3, func(c *Config) { c.Replicas = 3 })
+	// The coordinator, a member that does not own the key, sends nothing
+	// in the background: what it sends, it sends before it answers.
+	coordinator := tc.add(t, "node-3", tc.secret, func(c *Config) { c.Replicas = 3; c.copiersOff = true; c.retryBase = time.Hour })
+	tc.waitRing(t, 4)
+	key := "cart"
+	for i := 0; slices.Contains(coordinator.view.Load().placement(key), coordinator.self); i++ {
+		key = fmt.Sprint("cart", i)
+	}
+	waitFor(t, notMoving(tc.stores...))
+	pref := tc.stores[0].view.Load().ring.Owners(key, 4)
+	owner, lacking := tc.storeNamed(pref[0]), tc.storeNamed(pref[1])
+	exp := tc.clock.Now().Add(time.Hour)
+	if err := owner.WebSessions().Commit(ctx(t), key, []byte("v1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.WebSessions().Delete(ctx(t), key); err != nil {
+		t.Fatal(err)
+	}
+	lacking.web.mem.delete(key) // a member new to the key, say
+	c := change{value: []byte("v2"), expires: exp}
+	resp, err := owner.view.Load().clients[coordinator.self].Do(ctx(t), &peer.Request{Op: peer.OpWebCommit, Key: key, Value: c.encode()})
+	if err != nil || resp.Status != peer.StatusNewer {
+		t.Fatalf("a Commit after the Delete: %v %v, want it refused (deleted)", resp.Status, err)
+	}
+	if got := stateOf(mustPeek(t, lacking, key)); got != "" {
+		t.Errorf("%s holds %q when the Commit is refused, want the tombstone", lacking.self, got)
 	}
 }
 
