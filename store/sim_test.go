@@ -44,7 +44,8 @@ import (
 //
 // Invariants, after every step:
 //   - no session is lost unless every member that held it crashed (or left
-//     saying it could not hand it over), or it expired;
+//     saying it could not hand it over, or was handing it to a member that
+//     crashed, which may have taken it), or it expired;
 //   - a Get ends with the record or with a reason (not found, expired,
 //     unavailable, its deadline), never hangs, never returns another's value;
 //   - every store stays within its memory budget;
@@ -193,6 +194,11 @@ type simSession struct {
 	value   string
 	expires time.Time
 	lost    string // why it may be gone, once it may
+	// handedTo names a node that crashed while every other holder was
+	// handing the session to it: a holder that heard it take the session
+	// drops its copy, maybe only after the crash, and the session may
+	// then go with that node, as if every holder had crashed.
+	handedTo string
 	// history says, step by step, where its copies were: what a report
 	// of its loss needs, since rapid shows the output of a replay, not of
 	// the failing run, and the replay may not fail.
@@ -318,11 +324,17 @@ func (s *sim) stop(name string, graceful bool) {
 	// there now): a session nobody else holds went with it. Looked at after
 	// Close, not before: records were still moving until then.
 	for id, ss := range s.sessions {
-		if ss.lost != "" || len(s.holders(id)) > 0 {
+		if ss.lost != "" {
 			continue
 		}
 		if _, _, ok := st.tls.mem.peek(id, s.clock.Now()); !ok {
 			continue // not its loss: check will say so
+		}
+		if others := s.holders(id); len(others) > 0 {
+			if !graceful && !slices.ContainsFunc(others, func(n string) bool { return !s.handingTo(n, id, name) }) {
+				ss.handedTo = name
+			}
+			continue
 		}
 		switch {
 		case !graceful:
@@ -766,10 +778,23 @@ func (s *sim) jump(t *rapid.T) {
 	}
 }
 
+// handingTo reports whether node holder, by its own view, holds session id
+// only to hand it to its owners, node to among them.
+func (s *sim) handingTo(holder, id, to string) bool {
+	v := s.stores[holder].view.Load()
+	return !v.holds(id) && slices.Contains(v.placement(id), to)
+}
+
 // check holds after every step.
 func (s *sim) check(t *rapid.T) {
 	for id, ss := range s.sessions {
 		holders := s.holders(id)
+		if ss.handedTo != "" && slices.ContainsFunc(holders, func(n string) bool { return s.stores[n].view.Load().holds(id) }) {
+			ss.handedTo = "" // an owner has it: it is not going anywhere
+		}
+		if ss.lost == "" && len(holders) == 0 && ss.handedTo != "" {
+			ss.lost = "its holders handed it to " + ss.handedTo + ", which crashed"
+		}
 		if ss.lost == "" && len(holders) == 0 {
 			t.Fatalf("session %x (%s) is lost: no live node holds it, though not every holder crashed%s\n\thistory:\n\t\t%s",
 				id[:4], ss.value, s.tlsCopies(id), strings.Join(append(ss.history, s.step), "\n\t\t"))
