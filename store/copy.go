@@ -59,7 +59,7 @@ func (s *Store) copier() {
 		case <-s.stop:
 			return
 		case t := <-s.copies:
-			if failed := s.send(t.sp, t.id, t.val, t.to, t.counter); len(failed) > 0 {
+			if failed := s.send(s.ctx, t.sp, t.id, t.val, t.to, t.counter); len(failed) > 0 {
 				s.pending.add(t.sp, t.id, failed, false, s.cfg.retryBase)
 			}
 			s.stats.copiesPending.Add(-1)
@@ -67,10 +67,11 @@ func (s *Store) copier() {
 	}
 }
 
-// send stores val under id in space sp on each member in to, and returns
-// those that did not take it. A member no longer on the ring did not; one
-// that holds a newer copy (web sessions) did, in effect.
-func (s *Store) send(sp *space, id string, val []byte, to []string, counter *atomic.Uint64) (failed []string) {
+// send stores val under id in space sp on each member in to, each request
+// within copyTimeout and ctx, and returns those that did not take it. A
+// member no longer on the ring did not; one that holds a newer copy (web
+// sessions) did, in effect.
+func (s *Store) send(ctx context.Context, sp *space, id string, val []byte, to []string, counter *atomic.Uint64) (failed []string) {
 	v := s.view.Load()
 	for _, name := range to {
 		c := v.clients[name]
@@ -78,8 +79,8 @@ func (s *Store) send(sp *space, id string, val []byte, to []string, counter *ato
 			failed = append(failed, name)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, copyTimeout)
-		resp, err := c.Do(ctx, &peer.Request{Op: sp.putOp, Key: id, Value: val, Ring: v.id})
+		rctx, cancel := context.WithTimeout(ctx, copyTimeout)
+		resp, err := c.Do(rctx, &peer.Request{Op: sp.putOp, Key: id, Value: val, Ring: v.id})
 		cancel()
 		if err != nil || (resp.Status != peer.StatusOK && resp.Status != peer.StatusNewer) {
 			s.stats.copyErrors.Add(1)
@@ -195,8 +196,9 @@ func (m *moved) add(o moved) {
 //
 // A record some owner did not take is passed to failed, with those owners
 // and whether it is to be dropped once they take it; the record stays here
-// meanwhile. So is one to be dropped that another copy replaced while it
-// was sent, with every owner. move returns what it did, and ctx's error if it stopped early.
+// meanwhile. A record to be dropped that another copy replaced while it
+// was sent is passed to failed too, with nil owners (every owner) and drop
+// set, so that the copy that replaced it is placed in turn. move returns what it did, and ctx's error if it stopped early.
 func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ring.Ring, gone map[string]bool, limit *rate.Limiter, counter *atomic.Uint64,
 	failed func(id string, owners []string, drop bool)) (moved, error) {
 	replicas := s.cfg.Replicas
@@ -223,7 +225,7 @@ func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ri
 					targets = others(owners, s.self)
 				}
 				if len(targets) > 0 {
-					if f := s.send(sp, id, val, targets, counter); len(f) > 0 {
+					if f := s.send(s.ctx, sp, id, val, targets, counter); len(f) > 0 {
 						kept.Add(1)
 						failed(id, f, !stays)
 						continue

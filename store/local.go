@@ -92,13 +92,17 @@ func (l *local) delete(id string) {
 // stays, a newer one (a web session rewritten) and an identical one alike.
 // An identical one is another member handing the record back: one that
 // took it from this node and then left, say, which makes this node its
-// owner again before this node's view says so. It reports whether it
-// dropped the record.
+// owner again before this node's view says so. It reports false only if
+// another copy replaced val (true if it dropped val or none is held).
 func (l *local) deleteIf(id string, val []byte) bool {
 	st := l.stripe(id)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if cur, _, ok := st.s.Peek(id, time.Unix(0, 0)); ok && sameCopy(cur, val) {
+	cur, _, ok := st.s.Peek(id, time.Unix(0, 0))
+	if !ok {
+		return true
+	}
+	if sameCopy(cur, val) {
 		st.s.Delete(id)
 		return true
 	}

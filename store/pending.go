@@ -194,7 +194,7 @@ func (s *Store) retry(key pendingKey, r *retry) {
 		}
 	}
 	if len(to) > 0 {
-		failed := s.send(sp, id, val, to, &s.stats.repaired)
+		failed := s.send(s.ctx, sp, id, val, to, &s.stats.repaired)
 		if len(failed) > 0 {
 			r.to = make(map[string]bool)
 			for _, name := range failed {

@@ -115,8 +115,9 @@ type Config struct {
 	// webless makes the store answer web session requests as a member of a
 	// version before them did (StatusInvalid): tests of mixed versions.
 	webless bool
-	// copiersOff leaves the copies queued in the background unsent: tests
-	// of what is sent before a call returns.
+	// copiersOff leaves the copies queued in the background unsent (and
+	// Stats.CopiesPending counting them): tests of what is sent before a
+	// call returns.
 	copiersOff bool
 }
 
@@ -248,8 +249,8 @@ func New(m Membership, cfg Config) (*Store, error) {
 	s.goroutine(s.sweep)
 	s.goroutine(s.rebalancer)
 	s.goroutine(s.retrier)
-	for range copyWorkers {
-		if !cfg.copiersOff {
+	if !cfg.copiersOff {
+		for range copyWorkers {
 			s.goroutine(s.copier)
 		}
 	}

@@ -47,7 +47,8 @@ import (
 // no deadline gets 5 seconds; one whose context ends fails with its error.
 // Web sessions live in memory only: stopping every member at once loses
 // them all. Until the store has read the membership (New returns before it
-// has; sessionmesh.Start waits), every call fails with ErrUnavailable. A
+// has; sessionmesh.Start waits), a call that needs the cluster fails with
+// ErrUnavailable. A
 // WebSessions is safe for concurrent use. A nil *WebSessions (what a member
 // without a store hands out) fails every call with an error that says so.
 type WebSessions struct {
@@ -362,11 +363,12 @@ func (w *WebSessions) coordinate(ctx context.Context, key string, c change) erro
 		if newer != nil && newer.deleted && !c.deleted && !c.recreate {
 			// The session was deleted; this write read it before. The
 			// tombstone goes here, and where the write went before it was
-			// turned down, now, before the caller hears so: until it lands
-			// there, those members answer reads with the refused value.
+			// turned down, now (within the call's time), before the caller
+			// hears so: until it lands there, those members answer reads
+			// with the refused value. What does not get through is retried.
 			tomb := newer.encode()
 			s.store(s.web, key, tomb)
-			if failed := s.send(s.web, key, tomb, took, &s.stats.repaired); len(failed) > 0 {
+			if failed := s.send(ctx, s.web, key, tomb, took, &s.stats.repaired); len(failed) > 0 {
 				s.pending.add(s.web, key, failed, false, s.cfg.retryBase)
 			}
 			w.place(v, key, took)
