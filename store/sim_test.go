@@ -194,11 +194,12 @@ type simSession struct {
 	value   string
 	expires time.Time
 	lost    string // why it may be gone, once it may
-	// handedTo names a node that crashed while every other holder was
-	// handing the session to it: a holder that heard it take the session
-	// drops its copy, maybe only after the crash, and the session may
-	// then go with that node, as if every holder had crashed.
+	// handedTo names a node that crashed while the other holders, handedBy,
+	// were handing the session to it: a holder that heard it take the
+	// session drops its copy, maybe only after the crash, and the session
+	// may then go with that node, as if every holder had crashed.
 	handedTo string
+	handedBy []string
 	// history says, step by step, where its copies were: what a report
 	// of its loss needs, since rapid shows the output of a replay, not of
 	// the failing run, and the replay may not fail.
@@ -331,8 +332,8 @@ func (s *sim) stop(name string, graceful bool) {
 			continue // not its loss: check will say so
 		}
 		if others := s.holders(id); len(others) > 0 {
-			if !graceful && !slices.ContainsFunc(others, func(n string) bool { return !s.handingTo(n, id, name) }) {
-				ss.handedTo = name
+			if !graceful && s.handingTo(others, id, name) {
+				ss.handedTo, ss.handedBy = name, others
 			}
 			continue
 		}
@@ -778,19 +779,30 @@ func (s *sim) jump(t *rapid.T) {
 	}
 }
 
-// handingTo reports whether node holder, by its own view, holds session id
-// only to hand it to its owners, node to among them.
-func (s *sim) handingTo(holder, id, to string) bool {
-	v := s.stores[holder].view.Load()
-	return !v.holds(id) && slices.Contains(v.placement(id), to)
+// handingTo reports whether every one of holders, by its own view, holds
+// session id only to hand it to its owners: node to, and others of holders.
+// Only a copy to taking it lets one drop its copy; a copy another holder
+// takes does not, as it hands the session on to to in turn.
+func (s *sim) handingTo(holders []string, id, to string) bool {
+	for _, n := range holders {
+		v := s.stores[n].view.Load()
+		owners := v.placement(id)
+		if v.holds(id) || !slices.Contains(owners, to) ||
+			slices.ContainsFunc(owners, func(o string) bool { return o != to && !slices.Contains(holders, o) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // check holds after every step.
 func (s *sim) check(t *rapid.T) {
 	for id, ss := range s.sessions {
 		holders := s.holders(id)
-		if ss.handedTo != "" && slices.ContainsFunc(holders, func(n string) bool { return s.stores[n].view.Load().holds(id) }) {
-			ss.handedTo = "" // an owner has it: it is not going anywhere
+		if ss.handedTo != "" && slices.ContainsFunc(holders, func(n string) bool {
+			return !slices.Contains(ss.handedBy, n) || s.stores[n].view.Load().holds(id)
+		}) {
+			ss.handedTo = "" // another member or an owner has it: it is not going with that node
 		}
 		if ss.lost == "" && len(holders) == 0 && ss.handedTo != "" {
 			ss.lost = "its holders handed it to " + ss.handedTo + ", which crashed"
