@@ -198,7 +198,8 @@ func (m *moved) add(o moved) {
 // and whether it is to be dropped once they take it; the record stays here
 // meanwhile. A record to be dropped that another copy replaced while it
 // was sent is passed to failed too, with nil owners (every owner) and drop
-// set, so that the copy that replaced it is placed in turn. move returns what it did, and ctx's error if it stopped early.
+// set, so that the copy that replaced it is placed in turn. move returns
+// what it did, and ctx's error if it stopped early.
 func (s *Store) move(ctx context.Context, sp *space, placed []*ring.Ring, to *ring.Ring, gone map[string]bool, limit *rate.Limiter, counter *atomic.Uint64,
 	failed func(id string, owners []string, drop bool)) (moved, error) {
 	replicas := s.cfg.Replicas

@@ -48,9 +48,9 @@ import (
 // Web sessions live in memory only: stopping every member at once loses
 // them all. Until the store has read the membership (New returns before it
 // has; sessionmesh.Start waits), a call that needs the cluster fails with
-// ErrUnavailable. A
-// WebSessions is safe for concurrent use. A nil *WebSessions (what a member
-// without a store hands out) fails every call with an error that says so.
+// ErrUnavailable. A WebSessions is safe for concurrent use. A nil
+// *WebSessions (what a member without a store hands out) fails every call
+// with an error that says so.
 type WebSessions struct {
 	s     *Store
 	locks [256]sync.Mutex // a write's coordination, by key: one version at a time per key here
