@@ -448,15 +448,16 @@ func (s *sim) webHolders(key string) []string {
 	return out
 }
 
-// webExpiredOver reports whether the key's newest copy has expired and
-// every live copy is a tombstone it supersedes: a key deleted, recreated
-// with Set on a member that had not yet seen another, then expired before
-// the rebalance reached that member. Rebalancing sends no expired copy, so
-// the older tombstone stays where it is, on one owner, until it expires
-// in turn. The key reads as absent everywhere either way (the reads after
-// quiescence check that), and only another Set recreates it, with a
-// version above both.
-func (s *sim) webExpiredOver(key string) bool {
+// webExpiredOver reports whether the key's newest copy has expired and its
+// live copies are only tombstones it supersedes, on its owners: a key
+// deleted, recreated with Set on a member that had not yet seen another,
+// then expired before the rebalance reached that member. Rebalancing sends
+// no expired copy, so the older tombstone stays where it is, on one owner,
+// until it expires in turn. The key reads as absent everywhere either way
+// (the reads after quiescence check that), and only another Set recreates
+// it, with a version above the tombstone's (an expired copy stops no
+// write).
+func (s *sim) webExpiredOver(key string, owners []string) bool {
 	now := s.clock.Now()
 	var live, expired []entry
 	for _, name := range s.live() {
@@ -468,10 +469,13 @@ func (s *sim) webExpiredOver(key string) bool {
 		if err != nil {
 			s.t.Fatalf("%s holds web session %s as %x: %v", name, key, held, err)
 		}
-		if exp.After(now) {
-			live = append(live, e)
-		} else {
+		switch {
+		case !exp.After(now):
 			expired = append(expired, e)
+		case slices.Contains(owners, name):
+			live = append(live, e)
+		default:
+			return false // a live copy off the owners is misplaced, whatever it is
 		}
 	}
 	for _, l := range live {
@@ -933,7 +937,7 @@ func (s *sim) quiesceWeb(r *ring.Ring, want int, live []string, key string) {
 	var over bool // superseded by an expired copy: no placement to check
 	for end := time.Now().Add(10 * time.Second); ; {
 		got := s.webHolders(key)
-		if over = s.webExpiredOver(key); over || len(got) == 0 || slices.Equal(got, owners) {
+		if over = s.webExpiredOver(key, owners); over || len(got) == 0 || slices.Equal(got, owners) {
 			break
 		} else if time.Now().After(end) {
 			t.Fatalf("web session %s is held by %v, want exactly its owners %v%s%s", key, got, owners, s.webCopies(key), s.rings())
