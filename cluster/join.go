@@ -35,6 +35,11 @@ const joinReport = 10 * time.Second
 // member listing this one as a seed), the node is in the cluster and Join
 // returns nil.
 //
+// Every member is on loopback, or none is: if one address is a loopback
+// address and another is not, gossip cannot flow both ways, and Join returns
+// an error wrapping ErrOutOfReach that names both (this node is then in the
+// cluster, unable to reach the member: Close it).
+//
 // If a live member already holds this node's name, Join returns an error
 // wrapping ErrNameTaken that names it. If the holder does not answer (this
 // node's own previous process, say, that crashed and has not been declared
@@ -59,13 +64,18 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 		n.clash.Store(nil)
 		joined, err := n.join(ctx, seeds)
 		if holder := n.clash.Load(); holder != nil {
-			if n.answers(holder) {
+			if err := n.outOfReach(n.name, holder.IP, holder.String()); err != nil {
+				return err
+			} else if n.answers(holder) {
 				return fmt.Errorf("%w: the member at %s is called %q too: give every member its own Name (the default, host:port, is unique)",
 					ErrNameTaken, holder, n.name)
 			}
 			err = fmt.Errorf("the name %q is held by the member at %s, which does not answer: if that was this member before a restart, "+
 				"the cluster takes this one once it has declared that one dead", n.name, holder)
 		} else if joined > 0 {
+			if err := n.checkReach(); err != nil {
+				return err
+			}
 			if members := n.ml.NumMembers(); members == 1 {
 				n.logger.Warn("the seeds reached only this member itself: it is a cluster of one until another joins it (fine for the first member)",
 					"seeds", seeds)
@@ -74,6 +84,9 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 			}
 			return nil
 		} else if members := n.ml.NumMembers(); members > 1 {
+			if err := n.checkReach(); err != nil {
+				return err
+			}
 			n.logger.Info("joined cluster: another member reached this one", "members", members)
 			return nil
 		}
@@ -91,6 +104,40 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// ErrOutOfReach means a member's address and this node's cannot reach each
+// other: one is a loopback address and the other is not.
+var ErrOutOfReach = errors.New("cluster: members out of each other's reach")
+
+// checkReach refuses a cluster that mixes loopback addresses with others:
+// a member bound to loopback cannot send to an address that is not, and a
+// member on another host cannot send to a loopback address. memberlist
+// would join it over TCP and then suspect the member its UDP probes cannot
+// reach, over and over.
+func (n *Node) checkReach() error {
+	for _, m := range n.ml.Members() {
+		if m.Name == n.name {
+			continue
+		}
+		if err := n.outOfReach(m.Name, m.Addr, m.Address()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outOfReach returns an error wrapping ErrOutOfReach if the member called
+// name, at ip (addr with its port), and this node cannot reach each other.
+func (n *Node) outOfReach(name string, ip net.IP, addr string) error {
+	self := n.ml.LocalNode()
+	if ip.IsLoopback() == self.Addr.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: this member is at %s and the member %q at %s; one is a loopback address and the other is not, "+
+		"so gossip cannot flow both ways: put every member on loopback (LocalConfig, one host) or none "+
+		"(BindAddr on all interfaces or a routable address; AdvertiseAddr if the address chosen is not the one members reach)",
+		ErrOutOfReach, self.Address(), name, addr)
 }
 
 // checkSeed refuses a seed that cannot be an address: a host and a port

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -212,4 +213,43 @@ func TestJoinOnlySelf(t *testing.T) {
 	if !strings.Contains(logs.String(), "reached only this member itself") {
 		t.Errorf("no warning; logs:\n%s", logs.String())
 	}
+}
+
+// TestJoinOutOfReach: a cluster that mixes loopback addresses with others is
+// refused by Join, whichever side joins: gossip cannot flow both ways, and
+// memberlist would join over TCP and then keep suspecting the member its
+// UDP probes cannot reach.
+func TestJoinOutOfReach(t *testing.T) {
+	secret := NewSecret()
+	// routable binds to loopback and advertises a routable address, which
+	// memberlist gossips: a member on another host, as the others see it.
+	routable := func(name string) (n *Node, bound string) {
+		bound = freePort(t)
+		_, port, _ := net.SplitHostPort(bound)
+		cfg := LocalConfig()
+		cfg.Name, cfg.Secret = name, secret
+		cfg.BindAddr, cfg.AdvertiseAddr = bound, net.JoinHostPort("192.0.2.1", port)
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n, bound
+	}
+	far, farBound := routable("far")
+	near := startNode(t, "near", secret)
+	late, _ := routable("late")
+	for _, c := range []struct {
+		joiner *Node
+		seed   string
+	}{
+		{near, farBound},    // a loopback member joins one that is not
+		{late, near.Addr()}, // one that is not joins a loopback member
+	} {
+		err := c.joiner.Join(ctxFor(t, 10*time.Second), c.seed)
+		if !errors.Is(err, ErrOutOfReach) || !strings.Contains(err.Error(), "LocalConfig") {
+			t.Errorf("%s joins %s: %v; want ErrOutOfReach naming the fix", c.joiner.Name(), c.seed, err)
+		}
+	}
+	_ = far
 }
