@@ -65,9 +65,9 @@ func (p pings) NotifyPingComplete(nd *memberlist.Node, rtt time.Duration, _ []by
 //
 // memberlist logs a line each time something fails (a probe, a push/pull),
 // and a stranger on a member's own host can make things fail hundreds of
-// times a minute. So each kind of line (its text before the first colon,
-// "Push/Pull with node-3 failed") is written at most once a logInterval:
-// the first at once, later ones with how many like them were left out since.
+// times a minute, from as many source addresses as it likes. So each kind
+// of line (see lineKind) is written at most once a logInterval: the first
+// at once, later ones with how many like them were left out since.
 type logWriter struct {
 	l     atomic.Pointer[slog.Logger]
 	quiet atomic.Bool // set by Close: memberlist's goroutines outlive Shutdown and complain
@@ -75,6 +75,23 @@ type logWriter struct {
 	mu    sync.Mutex
 	kinds map[string]*logKind
 	now   func() time.Time // time.Now; tests move it
+}
+
+// lineKind names the kind of a memberlist line: its text before the first
+// colon, without the words that change from one line to the next (member
+// names in quotes, addresses, numbers, key=value pairs). "Got ping for
+// unexpected node 'node-2' from=127.0.21.9:49919" is "Got ping for
+// unexpected node", whoever sends it; "Push/Pull with node-3 failed" is
+// "Push/Pull with failed".
+func lineKind(msg string) string {
+	head, _, _ := strings.Cut(msg, ":")
+	var words []string
+	for _, w := range strings.Fields(head) {
+		if !strings.ContainsAny(w, "0123456789'\"=[]()") {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // logKind is when a kind of line was last written, and how many were left
@@ -114,7 +131,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 // admit reports whether a line may be written now, and how many of its kind
 // were left out since the last one written.
 func (w *logWriter) admit(msg string) (write bool, skipped int) {
-	kind, _, _ := strings.Cut(msg, ":")
+	kind := lineKind(msg)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()

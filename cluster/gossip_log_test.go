@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -31,5 +32,22 @@ func TestLogWriterLeavesOutRepeats(t *testing.T) {
 	last := strings.TrimSpace(out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:])
 	if !strings.Contains(last, "Push/Pull with node-3 failed: i/o timeout") || !strings.Contains(last, "similar_lines_left_out=499") {
 		t.Fatalf("a minute later: %s", last)
+	}
+}
+
+// TestLogWriterKindIgnoresSender: lines that differ only in who sent what
+// (the replayed pings of an outsider cycling source addresses) are one kind:
+// a thousand senders get one line written, not a thousand.
+func TestLogWriterKindIgnoresSender(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	w := &logWriter{now: func() time.Time { return now }}
+	w.l.Store(slog.New(slog.NewTextHandler(&out, nil)))
+	for i := range 1000 {
+		w.Write(fmt.Appendf(nil, "[WARN] memberlist: Got ping for unexpected node 'node-%d' from=127.0.%d.%d:%d\n", i%3, i/250, i%250, 40000+i))
+	}
+	w.Write([]byte("[WARN] memberlist: Got ping for unexpected node 'vm:17946' from=[fd00::2]:7946\n"))
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("wrote %d lines for 1001 pings from 1001 senders:\n%s", n, out.String())
 	}
 }
