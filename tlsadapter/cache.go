@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/sessionmesh/sessionmesh/store"
@@ -64,6 +65,7 @@ type Cache struct {
 	logger *slog.Logger
 	now    func() time.Time
 	stats  counters
+	warned throttle // failedWrap's lines
 }
 
 // NewCache returns a Cache that keeps sessions in st.
@@ -143,7 +145,42 @@ func (c *Cache) WrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byt
 
 func (c *Cache) failedWrap(msg string, err error) {
 	c.stats.wrapErrors.Add(1)
-	c.logger.Warn(msg+"; the client will do a full handshake next time", "err", err)
+	write, skipped := c.warned.admit(c.now())
+	if !write {
+		return
+	}
+	args := []any{"err", err}
+	if skipped > 0 {
+		args = append(args, "similar_lines_left_out", skipped)
+	}
+	c.logger.Warn(msg+"; the client will do a full handshake next time", args...)
+}
+
+// warnEvery is how often failedWrap writes a line. Any client can make
+// every one of its handshakes' sessions fail to store (a server name longer
+// than a DNS name can be, say), so the first failure is written at once and
+// then at most one a warnEvery, saying how many were left out since; Stats
+// counts every one (IssueErrors).
+const warnEvery = time.Minute
+
+// throttle lets a line through at most once a warnEvery.
+type throttle struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+// admit reports whether a line may be written at now, and how many were
+// left out since the last one written.
+func (t *throttle) admit(now time.Time) (write bool, skipped int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.last.IsZero() && now.Sub(t.last) < warnEvery {
+		t.skipped++
+		return false, 0
+	}
+	skipped, t.last, t.skipped = t.skipped, now, 0
+	return true, skipped
 }
 
 // UnwrapSession returns the session stored under the ticket identity, or

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -286,6 +287,49 @@ func TestStoreWriteFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreWriteFailureLogsOnce: a client can make every session it gets
+// fail to store (a server name longer than the store takes), so failures
+// are written once a minute, the next line saying how many were left out,
+// while Stats counts each.
+func TestStoreWriteFailureLogsOnce(t *testing.T) {
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs strings.Builder
+	var logsMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logsMu.Lock()
+		defer logsMu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	f := newFixture(t, CacheConfig{Now: clock, Logger: logger})
+	f.store.set(func(f *fakeStore) { f.putErr = errors.New("store: server name of 300 bytes exceeds 255") })
+	client := f.client(tls.VersionTLS13)
+	for i := range 20 {
+		if _, err := connect(t, f.addr, client); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	now = now.Add(warnEvery)
+	mu.Unlock()
+	if _, err := connect(t, f.addr, client); err != nil {
+		t.Fatal(err)
+	}
+	logsMu.Lock()
+	defer logsMu.Unlock()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	errs := f.cache.Stats().IssueErrors
+	if errs < 21 || len(lines) != 2 || !strings.Contains(lines[1], fmt.Sprintf("similar_lines_left_out=%d", errs-2)) {
+		t.Fatalf("%d sessions not stored, %d lines written:\n%s", errs, len(lines), logs.String())
+	}
+}
+
+// writerFunc is an io.Writer in a function.
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
 
 func TestExpiryWithClock(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
