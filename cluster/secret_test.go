@@ -51,6 +51,9 @@ func TestSecretPolicy(t *testing.T) {
 	if _, err := ParseSecret(EncodeSecret(random)); err != nil {
 		t.Errorf("ParseSecret(random): %v", err)
 	}
+	if _, err := ParseSecret("not base64!!"); err == nil || !strings.Contains(err.Error(), "NewSecret") {
+		t.Errorf("ParseSecret(not base64) = %v, want an error saying how to make one", err)
+	}
 	if _, err := ParseSecret(base64.StdEncoding.EncodeToString([]byte("my very secret password"))); !errors.Is(err, ErrWeakSecret) {
 		t.Errorf("ParseSecret(base64 of a password) = %v, want ErrWeakSecret", err)
 	}
@@ -60,6 +63,7 @@ func TestSecretPolicy(t *testing.T) {
 		"CompanyName2026ProductionCluster", "mysupersecretclusterpassword", "hunter2hunter2hunter2hunter2",
 		"correct-horse-battery-staple-correct-horse-battery",
 		base64.StdEncoding.EncodeToString(random[:16]), // random, but 16 bytes written as text
+		hex.EncodeToString(random),                     // `openssl rand -hex 32`: base64 too, of other bytes
 	} {
 		if _, err := ParseSecret(text); !errors.Is(err, ErrWeakSecret) || !strings.Contains(err.Error(), "NewSecret") {
 			t.Errorf("ParseSecret(%q) = %v, want ErrWeakSecret saying how to make one", text, err)
