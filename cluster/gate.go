@@ -69,7 +69,7 @@ const (
 	rejectStreamPlain    = "gossip_stream_unencrypted"
 	rejectStreamSize     = "gossip_stream_oversized"
 	rejectStreamBusy     = "gossip_stream_too_many"
-	rejectStreamTimedOut = "gossip_stream_incomplete" // not whole within its deadlines
+	rejectStreamTimedOut = "gossip_stream_incomplete" // closed, or not whole within its deadlines
 )
 
 // gate holds the checks; netTransport and gatedTransport apply them.
@@ -224,7 +224,7 @@ func (g *gate) readMessage(c net.Conn) (head []byte, kind string, err error) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			return nil, rejectStreamTimedOut, err
 		}
-		return nil, rejectStreamLabel, err // closed or cut short within the header
+		return nil, rejectStreamTimedOut, err // closed before its message was whole
 	}
 	c.SetReadDeadline(time.Now().Add(min(headerTimeout, g.timeout)))
 	// [244, size, label...] (the label header), then [10, length uint32, payload...]

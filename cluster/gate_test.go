@@ -118,6 +118,12 @@ func TestGateRefusesStrangers(t *testing.T) {
 		send(append(stream("sessionmesh", 4096), noise(4096)...))
 		send(append([]byte{labelMsg, 11}, "sessionmesh\x06plain state"...)) // pushPullMsg, unencrypted
 		send(append(stream("othercluster", 100), noise(100)...))
+		cut, err := net.Dial("tcp", target.Addr()) // cut short: incomplete, not a wrong label
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut.Write(stream("sessionmesh", 100)[:5])
+		cut.Close()
 	}
 	udp, err := net.Dial("udp", target.Addr())
 	if err != nil {
@@ -129,7 +135,7 @@ func TestGateRefusesStrangers(t *testing.T) {
 		udp.Write(append(pkt, noise(200)...))
 		udp.Write(noise(300)) // no label
 	}
-	want := map[string]uint64{rejectStream: 5, rejectStreamPlain: 5, rejectStreamLabel: 5, rejectPacket: 200, rejectPacketLabel: 200}
+	want := map[string]uint64{rejectStream: 5, rejectStreamPlain: 5, rejectStreamLabel: 5, rejectStreamTimedOut: 5, rejectPacket: 200, rejectPacketLabel: 200}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := target.Stats().Rejected
