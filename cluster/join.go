@@ -116,11 +116,12 @@ var ErrOutOfReach = errors.New("cluster: members out of each other's reach")
 // would join it over TCP and then suspect the member its UDP probes cannot
 // reach, over and over.
 func (n *Node) checkReach() error {
-	for _, m := range n.ml.Members() {
-		if m.Name == n.name {
+	for _, m := range n.Members() {
+		if m.Local {
 			continue
 		}
-		if err := n.outOfReach(m.Name, m.Addr, m.Address()); err != nil {
+		host, _, _ := net.SplitHostPort(m.Addr)
+		if err := n.outOfReach(m.Name, net.ParseIP(host), m.Addr); err != nil {
 			return err
 		}
 	}
@@ -130,14 +131,13 @@ func (n *Node) checkReach() error {
 // outOfReach returns an error wrapping ErrOutOfReach if the member called
 // name, at ip (addr with its port), and this node cannot reach each other.
 func (n *Node) outOfReach(name string, ip net.IP, addr string) error {
-	self := n.ml.LocalNode()
-	if ip.IsLoopback() == self.Addr.IsLoopback() {
+	if ip.IsLoopback() == net.ParseIP(n.host).IsLoopback() {
 		return nil
 	}
 	return fmt.Errorf("%w: this member is at %s and the member %q at %s; one is a loopback address and the other is not, "+
 		"so gossip cannot flow both ways: put every member on loopback (LocalConfig, one host) or none "+
 		"(BindAddr on all interfaces or a routable address; AdvertiseAddr if the address chosen is not the one members reach)",
-		ErrOutOfReach, self.Address(), name, addr)
+		ErrOutOfReach, n.addr, name, addr)
 }
 
 // checkSeed refuses a seed that cannot be an address: a host and a port
