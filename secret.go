@@ -13,7 +13,7 @@ func EncodeSecret(secret []byte) string { return cluster.EncodeSecret(secret) }
 // ParseSecret decodes a secret from base64 (standard or URL-safe, padded or
 // not, surrounded by whitespace or not), as `head -c 32 /dev/urandom | base64`
 // or `openssl rand -base64 32` print it. It refuses text that is not a
-// secret: shorter than 32 bytes decoded, words (a passphrase), hex, or bytes
+// secret: shorter than 32 bytes decoded, words (a passphrase), or bytes
 // that are not random (cluster.ParseSecret has the rules), with an error
-// that says how to make one.
+// that says how to make one. Hex text is read as base64, like any text.
 func ParseSecret(s string) ([]byte, error) { return cluster.ParseSecret(s) }

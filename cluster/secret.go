@@ -38,10 +38,13 @@ func EncodeSecret(s []byte) string { return base64.RawURLEncoding.EncodeToString
 // Text is what people type, so ParseSecret is stricter than the check of a
 // Config.Secret: the secret must decode to at least 32 bytes (what
 // EncodeSecret of NewSecret, or `head -c 32 /dev/urandom | base64`, gives),
-// and the text must not read like words, nor be hex (base64 of 32 random
-// bytes never is; `openssl rand -hex 32` always). Any text of letters and digits is
+// and the text must not read like words. Any text of letters and digits is
 // valid base64, and decodes to bytes that look random: without these rules
 // "CompanyName2026ProductionCluster" would pass as 24 random bytes.
+//
+// Hex (`openssl rand -hex 32`) is valid base64 too, and is read as base64,
+// as every member reads it: a strong secret, but not the bytes a program
+// that decodes hex would get. Use base64 for a secret other programs share.
 func ParseSecret(s string) ([]byte, error) {
 	s = strings.TrimRight(strings.TrimSpace(s), "=")
 	if s == "" {
@@ -49,10 +52,6 @@ func ParseSecret(s string) ([]byte, error) {
 	}
 	if wordy(s) {
 		return nil, fmt.Errorf("%w: the text reads like words (a passphrase?), not base64 of random bytes: %s", ErrWeakSecret, makeOne)
-	}
-	if hexOnly(s) {
-		return nil, fmt.Errorf("%w: the text is hex (`openssl rand -hex`?), which ParseSecret would read as base64 "+
-			"and another program as hex, two different secrets: %s", ErrWeakSecret, makeOne)
 	}
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -66,13 +65,6 @@ func ParseSecret(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: it decodes to %d bytes; a secret written as text must be at least %d random bytes (%d characters of base64): %s", ErrWeakSecret, len(b), minParsedLen, base64.RawStdEncoding.EncodedLen(minParsedLen), makeOne)
 	}
 	return b, nil
-}
-
-// hexOnly reports whether text is all hex digits. Base64 of 32 random
-// bytes is 43 characters, each a hex digit with odds 22 in 64: all of them
-// are, about once in 10^20.
-func hexOnly(text string) bool {
-	return strings.Trim(text, "0123456789abcdefABCDEF") == ""
 }
 
 // minParsedLen is the least length of a secret ParseSecret decodes: shorter
