@@ -48,9 +48,9 @@ type adapter interface {
 //
 // It fails, having stopped whatever it started, if a port is taken, if a
 // live member of the cluster already has cfg.Name (the error names that
-// member's address), if the cluster mixes loopback members with others,
-// which cannot reach each other (cluster.ErrOutOfReach: use LocalConfig
-// for every member on one host, or for none), or if no member in cfg.Join
+// member's address), if its gossip socket cannot send to a member of the
+// cluster (cluster.ErrOutOfReach: an IPv4 socket and an IPv6 member, say;
+// on one host, start every member with LocalConfig), or if no member in cfg.Join
 // answers within
 // cfg.JoinTimeout or before ctx ends. ctx bounds starting only; call
 // Shutdown (or Close) to stop the member.

@@ -35,10 +35,11 @@ const joinReport = 10 * time.Second
 // member listing this one as a seed), the node is in the cluster and Join
 // returns nil.
 //
-// Every member is on loopback, or none is: if one address is a loopback
-// address and another is not, gossip cannot flow both ways, and Join returns
-// an error wrapping ErrOutOfReach that names both (this node is then in the
-// cluster, unable to reach the member: Close it).
+// If this node's gossip socket cannot send to a member it learns of while
+// joining (an IPv4 socket and an IPv6 member, or a socket on loopback and a
+// member on another host), Join returns an error wrapping ErrOutOfReach that
+// names the member and the fix; the node is then in the cluster without
+// reaching that member: Close it. Members that join later are not checked.
 //
 // If a live member already holds this node's name, Join returns an error
 // wrapping ErrNameTaken that names it. If the holder does not answer (this
@@ -106,15 +107,16 @@ func (n *Node) Join(ctx context.Context, seeds ...string) error {
 	}
 }
 
-// ErrOutOfReach means a member's address and this node's cannot reach each
-// other: one is a loopback address and the other is not.
-var ErrOutOfReach = errors.New("cluster: members out of each other's reach")
+// ErrOutOfReach means this node's gossip socket cannot send to a member's
+// address: the socket is bound to an IPv4 address and the member's is IPv6
+// (or the other way round), or it is bound to loopback and the member is
+// on another host.
+var ErrOutOfReach = errors.New("cluster: a member is out of this node's reach")
 
-// checkReach refuses a cluster that mixes loopback addresses with others:
-// a member bound to loopback cannot send to an address that is not, and a
-// member on another host cannot send to a loopback address. memberlist
-// would join it over TCP and then suspect the member its UDP probes cannot
-// reach, over and over.
+// checkReach refuses to stay in a cluster with a member this node's gossip
+// socket cannot send to. memberlist joins over TCP, which is not bound to
+// the socket's address, and would then suspect, over and over, the member
+// its UDP probes cannot reach.
 func (n *Node) checkReach() error {
 	for _, m := range n.Members() {
 		if m.Local {
@@ -128,16 +130,42 @@ func (n *Node) checkReach() error {
 	return nil
 }
 
-// outOfReach returns an error wrapping ErrOutOfReach if the member called
-// name, at ip (addr with its port), and this node cannot reach each other.
+// outOfReach returns an error wrapping ErrOutOfReach if this node's gossip
+// socket cannot send to ip, the address (addr with its port) of the member
+// called name. A socket on all interfaces is dual-stack and reaches any
+// address; one on an IPv4 address reaches IPv4 only, one on an IPv6 address
+// IPv6 only; one on loopback reaches only this host's own addresses. A
+// custom Config.Transport is not checked: its addresses need not be the
+// network's.
 func (n *Node) outOfReach(name string, ip net.IP, addr string) error {
-	if ip.IsLoopback() == net.ParseIP(n.host).IsLoopback() {
+	var why string
+	switch b := n.bind; {
+	case b == nil || ip == nil || b.IsUnspecified():
+		return nil
+	case (b.To4() == nil) != (ip.To4() == nil):
+		why = "this node's gossip socket is bound to an address of the other IP family"
+	case b.IsLoopback() && !ip.IsLoopback() && !ownAddr(ip):
+		why = "this node's gossip socket is bound to loopback, and the member is on another host"
+	default:
 		return nil
 	}
-	return fmt.Errorf("%w: this member is at %s and the member %q at %s; one is a loopback address and the other is not, "+
-		"so gossip cannot flow both ways: put every member on loopback (LocalConfig, one host) or none "+
-		"(BindAddr on all interfaces or a routable address; AdvertiseAddr if the address chosen is not the one members reach)",
-		ErrOutOfReach, n.addr, name, addr)
+	return fmt.Errorf("%w: the member %q is at %s, and %s (%s): on one host, start every member with LocalConfig; "+
+		"else bind this one to all interfaces (\":7946\", the default)",
+		ErrOutOfReach, name, addr, why, n.bind)
+}
+
+// ownAddr reports whether ip is one of this host's addresses.
+func ownAddr(ip net.IP) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return true // cannot tell: do not refuse
+	}
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok && p.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSeed refuses a seed that cannot be an address: a host and a port

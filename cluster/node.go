@@ -32,6 +32,7 @@ type Node struct {
 	started time.Time
 	ml      *memberlist.Memberlist
 	timing  Timing
+	bind    net.IP // the gossip socket's address; nil with a Config.Transport
 
 	mlog     logWriter                   // memberlist's log lines
 	clash    atomic.Pointer[net.UDPAddr] // another process claiming this node's name, as memberlist last reported
@@ -116,6 +117,7 @@ func New(cfg Config) (n *Node, err error) {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 		transport, port = nt, nt.port()
+		n.bind = net.ParseIP(host)
 	}
 	started := false // memberlist took the transport over
 	defer func() {
