@@ -219,12 +219,8 @@ func (g *gate) checkStream(c net.Conn, release func()) net.Conn {
 // connection, and the message into one buffer of the size it announced, once
 // that size is known to be within the limit.
 func (g *gate) readMessage(c net.Conn) (head []byte, kind string, err error) {
-	fail := func(err error) ([]byte, string, error) {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, rejectStreamTimedOut, err
-		}
-		return nil, rejectStreamTimedOut, err // closed before its message was whole
+	fail := func(err error) ([]byte, string, error) { // timed out, or closed before its message was whole
+		return nil, rejectStreamTimedOut, err
 	}
 	c.SetReadDeadline(time.Now().Add(min(headerTimeout, g.timeout)))
 	// [244, size, label...] (the label header), then [10, length uint32, payload...]
