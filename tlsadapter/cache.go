@@ -125,6 +125,14 @@ func (c *Cache) TLSConfig(base *tls.Config) *tls.Config {
 func (c *Cache) WrapSession(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
 	id := c.store.NewID()
 	c.stats.wrapped.Add(1)
+	if len(cs.ServerName) > store.MaxServerName {
+		// Longer than a DNS name can be: the client's doing, and the store
+		// would refuse it. Counted, and kept out of failedWrap's line, which
+		// is for the server's own trouble (a store out of reach).
+		c.stats.wrapErrors.Add(1)
+		c.logger.Debug("session not stored: the client's server name is longer than a DNS name", "bytes", len(cs.ServerName))
+		return []byte(id), nil
+	}
 	value, err := ss.Bytes()
 	if err != nil {
 		c.failedWrap("cannot serialize session", err)

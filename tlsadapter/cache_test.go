@@ -326,6 +326,36 @@ func TestStoreWriteFailureLogsOnce(t *testing.T) {
 	}
 }
 
+// TestLongServerNameNotStored: a server name longer than a DNS name can be
+// (crypto/tls takes one of thousands of bytes) is the client's doing: its
+// session is not stored, is counted, and writes no warning, so an outsider's
+// handshakes cannot fill the log or drown out the server's own trouble.
+func TestLongServerNameNotStored(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f := newFixture(t, CacheConfig{Logger: logger})
+	client := f.client(tls.VersionTLS13)
+	client.ServerName, client.InsecureSkipVerify = strings.Repeat("a", store.MaxServerName+1), true
+	for i := range 5 {
+		if _, err := connect(t, f.addr, client); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	f.store.mu.Lock()
+	stored := len(f.store.records)
+	f.store.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	if errs := f.cache.Stats().IssueErrors; stored != 0 || errs < 5 || logs.Len() != 0 {
+		t.Fatalf("%d sessions stored, %d not; logged:\n%s", stored, errs, logs.String())
+	}
+}
+
 // writerFunc is an io.Writer in a function.
 type writerFunc func([]byte) (int, error)
 
