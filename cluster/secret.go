@@ -56,7 +56,7 @@ func ParseSecret(s string) ([]byte, error) {
 	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: secret is not base64: %w: %s", err, makeOne)
+		return nil, fmt.Errorf("cluster: secret is not base64 (what EncodeSecret writes; use NewSecret to make one): %w", err)
 	}
 	if err := checkSecret(b); err != nil {
 		return nil, fmt.Errorf("%w (as decoded from base64)", err)
