@@ -164,11 +164,10 @@ func (c *Cache) failedWrap(msg string, err error) {
 	c.logger.Warn(msg+"; the client will do a full handshake next time", args...)
 }
 
-// warnEvery is how often failedWrap writes a line. Any client can make
-// every one of its handshakes' sessions fail to store (a server name longer
-// than a DNS name can be, say), so the first failure is written at once and
-// then at most one a warnEvery, saying how many were left out since; Stats
-// counts every one (IssueErrors).
+// warnEvery is how often failedWrap writes a line. A store out of reach
+// fails every handshake's session, so the first failure is written at once
+// and then at most one a warnEvery, saying how many were left out since;
+// Stats counts every one (IssueErrors).
 const warnEvery = time.Minute
 
 // throttle lets a line through at most once a warnEvery.

@@ -288,23 +288,16 @@ func TestStoreWriteFailure(t *testing.T) {
 	}
 }
 
-// TestStoreWriteFailureLogsOnce: a client can make every session it gets
-// fail to store (a server name longer than the store takes), so failures
-// are written once a minute, the next line saying how many were left out,
-// while Stats counts each.
+// TestStoreWriteFailureLogsOnce: a store out of reach fails every
+// handshake's session, so failures are written once a minute, the next line
+// saying how many were left out, while Stats counts each.
 func TestStoreWriteFailureLogsOnce(t *testing.T) {
 	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	var logs strings.Builder
-	var logsMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		logsMu.Lock()
-		defer logsMu.Unlock()
-		return logs.Write(p)
-	}), nil))
+	logger, logged := logTo(nil)
 	f := newFixture(t, CacheConfig{Now: clock, Logger: logger})
-	f.store.set(func(f *fakeStore) { f.putErr = errors.New("store: server name of 300 bytes exceeds 255") })
+	f.store.set(func(f *fakeStore) { f.putErr = store.ErrUnavailable })
 	client := f.client(tls.VersionTLS13)
 	for i := range 20 {
 		if _, err := connect(t, f.addr, client); err != nil {
@@ -317,12 +310,11 @@ func TestStoreWriteFailureLogsOnce(t *testing.T) {
 	if _, err := connect(t, f.addr, client); err != nil {
 		t.Fatal(err)
 	}
-	logsMu.Lock()
-	defer logsMu.Unlock()
-	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	out := logged()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	errs := f.cache.Stats().IssueErrors
 	if errs < 21 || len(lines) != 2 || !strings.Contains(lines[1], fmt.Sprintf("similar_lines_left_out=%d", errs-2)) {
-		t.Fatalf("%d sessions not stored, %d lines written:\n%s", errs, len(lines), logs.String())
+		t.Fatalf("%d sessions not stored, %d lines written:\n%s", errs, len(lines), out)
 	}
 }
 
@@ -331,13 +323,7 @@ func TestStoreWriteFailureLogsOnce(t *testing.T) {
 // session is not stored, is counted, and writes no warning, so an outsider's
 // handshakes cannot fill the log or drown out the server's own trouble.
 func TestLongServerNameNotStored(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, logged := logTo(&slog.HandlerOptions{Level: slog.LevelInfo})
 	f := newFixture(t, CacheConfig{Logger: logger})
 	client := f.client(tls.VersionTLS13)
 	client.ServerName, client.InsecureSkipVerify = strings.Repeat("a", store.MaxServerName+1), true
@@ -349,17 +335,35 @@ func TestLongServerNameNotStored(t *testing.T) {
 	f.store.mu.Lock()
 	stored := len(f.store.records)
 	f.store.mu.Unlock()
-	mu.Lock()
-	defer mu.Unlock()
-	if errs := f.cache.Stats().IssueErrors; stored != 0 || errs < 5 || logs.Len() != 0 {
-		t.Fatalf("%d sessions stored, %d not; logged:\n%s", stored, errs, logs.String())
+	if errs, out := f.cache.Stats().IssueErrors, logged(); stored != 0 || errs < 5 || out != "" {
+		t.Fatalf("%d sessions stored, %d not; logged:\n%s", stored, errs, out)
 	}
 }
 
-// writerFunc is an io.Writer in a function.
-type writerFunc func([]byte) (int, error)
+// logTo returns a text logger and a function that returns what it wrote so
+// far; handshakes log from the server's goroutines.
+func logTo(opts *slog.HandlerOptions) (*slog.Logger, func() string) {
+	w := &lockedBuffer{}
+	return slog.New(slog.NewTextHandler(w, opts)), w.String
+}
 
-func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+// lockedBuffer is a strings.Builder safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 func TestExpiryWithClock(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
